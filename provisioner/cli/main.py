@@ -1,0 +1,123 @@
+"""The ``provisioner`` command: global options, lazy sub-commands, and the one error handler.
+
+Sub-commands live in their own modules and are imported only when invoked (or listed by
+``--help``); those modules import heavy libraries (simple-salesforce, zeep) inside their
+functions, so ``--help`` and ``validate`` stay fast and offline.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+
+import click
+
+from provisioner import __version__
+from provisioner.errors import EXIT_ERROR, EXIT_USAGE, ProvisionerError
+
+#: command name -> "module:attribute" of its click command.
+COMMANDS: dict[str, str] = {
+    "validate": "provisioner.cli.cmd_validate:validate",
+    "schema": "provisioner.cli.cmd_validate:schema",
+    "render": "provisioner.cli.cmd_render:render",
+    "plan": "provisioner.cli.cmd_plan:plan",
+    "apply": "provisioner.cli.cmd_plan:apply",
+    "rotate": "provisioner.cli.cmd_plan:rotate",
+    "force-unlock": "provisioner.cli.cmd_state:force_unlock",
+    "sandbox": "provisioner.sandbox.cli:sandbox",
+}
+
+EPILOG = """\b
+Exit codes: 0 ok, 1 error, 2 usage error (or, with plan --detailed-exitcode, changes present).
+
+\b
+Examples:
+  provisioner validate specs/
+  provisioner plan specs/quickstart.yaml
+  provisioner apply specs/quickstart.yaml --auto-approve
+"""
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """Options every command sees through ``click.get_current_context().obj``."""
+
+    verbose: bool
+    color: bool
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="provisioner")
+@click.option("-v", "--verbose", is_flag=True, help="Show progress details and the cause of errors.")
+@click.option("--no-color", is_flag=True, help="Plain output without ANSI colors (also NO_COLOR=1).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, no_color: bool) -> None:
+    """Salesforce apps and Workflow² credentials as code.
+
+    Describe apps in YAML specs; validate and render them offline; plan and apply them to
+    Salesforce orgs and Workflow² servers; rerun to converge and to rotate keys.
+    """
+    color = not no_color and "NO_COLOR" not in os.environ
+    ctx.obj = GlobalOptions(verbose=verbose, color=color)
+
+
+def current_options() -> GlobalOptions:
+    """The global options of the running command (defaults outside a command)."""
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if isinstance(ctx.obj, GlobalOptions):
+            return ctx.obj
+        ctx = ctx.parent
+    return GlobalOptions(verbose=False, color=False)
+
+
+def report_error(exc: ProvisionerError, verbose: bool) -> None:
+    """Print a project error as ``Error: ...`` plus its hint (and its cause with --verbose)."""
+    click.secho(f"Error: {exc.message}", err=True, fg="red")
+    if exc.hint:
+        click.echo(f"hint: {exc.hint}", err=True)
+    if verbose and exc.__cause__ is not None:
+        # The cause's type only: vendor exception texts may echo request data.
+        click.echo(f"cause: {type(exc.__cause__).__module__}.{type(exc.__cause__).__name__}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script: runs the CLI and maps errors to exit codes."""
+    args = sys.argv[1:] if argv is None else argv
+    verbose = "-v" in args or "--verbose" in args
+    try:
+        code = cli.main(args=args, prog_name="provisioner", standalone_mode=False)
+    except ProvisionerError as exc:
+        report_error(exc, verbose)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
