@@ -1,0 +1,61 @@
+"""Bundled knowledge of the two credential types' schemas, for when no server is asked.
+
+The import-file sink validates against these before writing (``n8n import:credentials`` checks
+nothing itself). They are the schemas n8n 2.41.1 serves at ``GET /api/v1/credentials/schema/
+{type}`` (hidden fields excluded, as the server does), with ``environment`` required-with-default
+left optional as there. Records built for 2.8.4's extra OAuth2 fields also validate.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from provisioner.errors import SpecError
+from provisioner.workflow2.records import JWT_TYPE, OAUTH2_TYPE
+
+_DOMAIN_FIELDS: dict[str, Any] = {
+    "allowedHttpRequestDomains": {"type": "string", "enum": ["all", "domains", "none"]},
+    "allowedDomains": {"type": "string"},
+}
+
+_SCHEMAS: dict[str, dict[str, Any]] = {
+    JWT_TYPE: {
+        "additionalProperties": False,
+        "type": "object",
+        "properties": {
+            "environment": {"type": "string", "enum": ["production", "sandbox"]},
+            "clientId": {"type": "string"},
+            "username": {"type": "string"},
+            "privateKey": {"type": "string"},
+            "myDomainUrl": {"type": "string"},
+            **_DOMAIN_FIELDS,
+        },
+        "required": ["clientId", "username", "privateKey"],
+    },
+    OAUTH2_TYPE: {
+        "additionalProperties": False,
+        "type": "object",
+        "properties": {
+            "environment": {"type": "string", "enum": ["production", "sandbox"]},
+            "serverUrl": {"type": "string"},
+            "clientId": {"type": "string"},
+            "clientSecret": {"type": "string"},
+            "sendAdditionalBodyProperties": {"type": "boolean"},
+            "additionalBodyProperties": {},
+            **_DOMAIN_FIELDS,
+        },
+        "required": ["clientId", "clientSecret"],
+    },
+}
+
+
+def bundled_schema(type: str) -> dict[str, Any]:
+    """The bundled JSON schema for ``type`` (a copy); :class:`SpecError` for other types."""
+    try:
+        return copy.deepcopy(_SCHEMAS[type])
+    except KeyError:
+        raise SpecError(
+            f"provisioner does not know the Workflow² credential type {type!r}",
+            f"use {JWT_TYPE} or {OAUTH2_TYPE}",
+        ) from None

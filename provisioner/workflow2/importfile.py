@@ -1,0 +1,209 @@
+"""The import-file sink: a JSON file that ``n8n import:credentials --input=FILE`` accepts.
+
+For pipelines that run next to the server. The file is a JSON array of ``{id, name, type, data}``;
+ids are stable across runs, so importing upserts. Records of other ids already in the file are
+kept verbatim. Writes are atomic (temp file + rename) and the file's mode is 0600.
+
+With an encryption key (the server's ``N8N_ENCRYPTION_KEY``) ``data`` is stored encrypted in
+n8n's at-rest format, so no plaintext secret touches the disk; without one the sink refuses
+unless ``allow_plaintext=True`` (``--allow-plaintext-secrets``). A rerun that changes nothing
+leaves the file untouched (encryption is salted, so rewriting would churn it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from provisioner.errors import ProvisionerError, StateError
+from provisioner.secret import Secret
+from provisioner.workflow2.atrest import DecryptionError, decrypt_data, encrypt_data
+from provisioner.workflow2.bundled import bundled_schema
+from provisioner.workflow2.records import (
+    SECRET_FIELDS,
+    CredentialRecord,
+    FieldValue,
+    validate_record,
+)
+from provisioner.workflow2.sink import LiveRecord, WriteResult, plan_record
+
+FILE_MODE = 0o600
+
+
+class ImportFileSink:
+    """Writes records into an n8n credentials import file (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        encryption_key: Secret | None = None,
+        allow_plaintext: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self._key = encryption_key
+        if encryption_key is None and not allow_plaintext:
+            raise ProvisionerError(
+                f"refusing to write credential secrets in plain text to {self.path}",
+                "give the server's encryption key (N8N_ENCRYPTION_KEY) by reference so the data "
+                "is encrypted, or pass --allow-plaintext-secrets to accept a plaintext file",
+            )
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether ``data`` is written encrypted."""
+        return self._key is not None
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def load_items(self) -> list[dict[str, Any]]:
+        """The file's raw array (empty when the file does not exist)."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StateError(f"cannot read the import file {self.path}: {exc.strerror}") from exc
+        try:
+            items = json.loads(text) if text.strip() else []
+        except json.JSONDecodeError as exc:
+            raise StateError(
+                f"the import file {self.path} is not valid JSON (line {exc.lineno})",
+                "fix or remove the file; provisioner rewrites its own records",
+            ) from exc
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise StateError(
+                f"the import file {self.path} is not a JSON array of credential objects",
+                "fix or remove the file; provisioner rewrites its own records",
+            )
+        return items
+
+    def _decode(self, item: Mapping[str, Any]) -> dict[str, Any] | None:
+        """An item's data as a plain object, or ``None`` when it is encrypted and no key is set."""
+        data = item.get("data")
+        if isinstance(data, dict):
+            return data
+        if isinstance(data, str):
+            if self._key is None:
+                return None
+            try:
+                return decrypt_data(data, self._key)
+            except DecryptionError as exc:
+                raise DecryptionError(
+                    f"credential {item.get('name')!r} (id {item.get('id')!r}) in {self.path} "
+                    "does not decrypt with the given encryption key",
+                    "use the key the file was written with, or remove the record from the file",
+                ) from exc
+        return {}
+
+    def read(self, ids: Sequence[str]) -> dict[str, LiveRecord | None]:
+        """The records in the file for each id, with data (secret fields wrapped in Secret)."""
+        by_id = {str(i.get("id")): i for i in self.load_items()}
+        out: dict[str, LiveRecord | None] = {}
+        for record_id in ids:
+            item = by_id.get(record_id)
+            if item is None:
+                out[record_id] = None
+                continue
+            type_ = str(item.get("type", ""))
+            plain = self._decode(item)
+            data = None if plain is None else _wrap_secrets(type_, plain)
+            out[record_id] = LiveRecord(record_id, str(item.get("name", "")), type_, data)
+        return out
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def write(
+        self,
+        records: Sequence[CredentialRecord],
+        previous: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> list[WriteResult]:
+        """Upsert ``records`` by id, validated against the bundled schemas; keep other records.
+
+        The file is rewritten (atomically, mode 0600) only when something changed.
+        """
+        for record in records:
+            validate_record(record, bundled_schema(record.type), where="bundled Workflow²")
+        items = self.load_items()
+        index = {str(item.get("id")): n for n, item in enumerate(items)}
+        prev = previous or {}
+        results: list[WriteResult] = []
+        for record in records:
+            pos = index.get(record.id)
+            live = None
+            if pos is not None:
+                item = items[pos]
+                plain = self._decode(item)
+                type_ = str(item.get("type", ""))
+                data = None if plain is None else _wrap_secrets(type_, plain)
+                live = LiveRecord(record.id, str(item.get("name", "")), type_, data)
+            # A file holds no connected OAuth token to lose: importing sets exactly what is here.
+            change = replace(
+                plan_record(record, prev.get(record.id), live),
+                replace=False,
+                reconnect_required=False,
+            )
+            if change.action != "none":
+                entry = self._entry(record)
+                if pos is None:
+                    index[record.id] = len(items)
+                    items.append(entry)
+                else:
+                    items[pos] = entry
+            results.append(
+                WriteResult(change=change, record_id=record.id, snapshot=record.snapshot())
+            )
+        if any(r.wrote for r in results) or not self.path.exists():
+            self._write_atomically(items)
+        return results
+
+    def delete(self, ids: Sequence[str]) -> list[str]:
+        """Remove records by id; returns the ids that were present."""
+        items = self.load_items()
+        keep = [i for i in items if str(i.get("id")) not in set(ids)]
+        removed = [str(i.get("id")) for i in items if str(i.get("id")) in set(ids)]
+        if removed:
+            self._write_atomically(keep)
+        return removed
+
+    def _entry(self, record: CredentialRecord) -> dict[str, Any]:
+        data = record.revealed_data()
+        stored: str | dict[str, Any] = encrypt_data(data, self._key) if self._key else data
+        return {"id": record.id, "name": record.name, "type": record.type, "data": stored}
+
+    def _write_atomically(self, items: list[dict[str, Any]]) -> None:
+        """Write to a 0600 temp file in the same folder, fsync, then rename over the target."""
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, FILE_MODE)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(items, handle, indent=2)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        with contextlib.suppress(OSError):  # make the rename durable where the OS allows
+            dir_fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+
+def _wrap_secrets(type_: str, data: Mapping[str, Any]) -> dict[str, FieldValue]:
+    secret_names = SECRET_FIELDS.get(type_, frozenset())
+    return {
+        k: Secret(v) if k in secret_names and isinstance(v, str) else v for k, v in data.items()
+    }

@@ -1,0 +1,231 @@
+"""HTTP transport to a Workflow² instance: URL rules, retries, and vendor-error translation.
+
+Every failure leaves here as :class:`~provisioner.errors.AuthError` or
+:class:`~provisioner.errors.RemoteError` naming the instance, the operation and the fix, raised
+``from`` the vendor exception. The API key and any secret of the record being written are
+scrubbed from server messages before they are quoted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from provisioner.errors import AuthError, ProvisionerError, RemoteError
+from provisioner.secret import REDACTED, Secret
+
+KEY_SCOPES = (
+    "credential:create, credential:read, credential:list, credential:update, credential:delete"
+)
+_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names this machine (``localhost`` or a loopback address)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_base_url(url: str) -> str:
+    """The instance's base URL without a trailing slash or ``/api/v1``; https unless loopback.
+
+    Raises :class:`ProvisionerError` for other schemes, a missing host, or plain http to a host
+    that is not loopback (credentials would cross the network in clear text).
+    """
+    text = url.strip().rstrip("/")
+    if text.endswith("/api/v1"):
+        text = text[: -len("/api/v1")]
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ProvisionerError(
+            f"Workflow² URL {url!r} is not an http(s) URL with a host",
+            "give the instance's base URL, e.g. https://workflows.example.com",
+        )
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ProvisionerError(
+            f"Workflow² URL {url!r} uses plain http to a host that is not loopback",
+            "use https (TLS is always verified); plain http is accepted only for 127.0.0.1",
+        )
+    return text
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each (non-trivial) secret replaced by ``(sensitive)``."""
+    for value in secrets:
+        if value and len(value) >= 4:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+class Transport:
+    """Sends requests to one instance with the API key, bounded retries and error mapping."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: Secret,
+        *,
+        instance_name: str,
+        ca_file: str | None = None,
+        timeout: float = 30.0,
+        attempts: int = 4,
+        backoff: float = 1.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = normalize_base_url(base_url)
+        self.instance_name = instance_name
+        self._api_key = api_key
+        self._verify: str | bool = ca_file if ca_file else True
+        self._timeout = timeout
+        self._attempts = max(1, attempts)
+        self._backoff = backoff
+        self._session = session or requests.Session()
+        self._sleep = sleep
+
+    @property
+    def where(self) -> str:
+        """How messages name the instance."""
+        return f"Workflow² instance {self.instance_name!r} ({self.base_url})"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        op: str,
+        record: str | None = None,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+        accept: Collection[int] = (200,),
+        idempotent: bool = True,
+        secrets: Iterable[str] = (),
+        authenticated: bool = True,
+    ) -> requests.Response:
+        """Send one request; return the response when its status is in ``accept``.
+
+        ``op`` is a verb phrase for messages ("create", "read the schema of"); ``record`` names
+        the credential. Connection failures and 5xx are retried with exponential backoff when
+        ``idempotent``; other statuses are translated to project errors at once.
+        """
+        url = self.base_url + path
+        headers = {"Accept": "application/json"}
+        if authenticated:
+            headers["X-N8N-API-KEY"] = self._api_key.reveal()
+        hidden = [self._api_key.reveal(), *secrets]
+        attempts = self._attempts if idempotent else 1
+        last_exc: requests.RequestException | None = None
+        resp: requests.Response | None = None
+        for attempt in range(attempts):
+            if attempt:
+                self._sleep(self._backoff * (2 ** (attempt - 1)))
+            try:
+                resp = self._session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    json=json,
+                    params=params,
+                    timeout=self._timeout,
+                    verify=self._verify,
+                )
+            except requests.exceptions.SSLError as exc:
+                raise RemoteError(
+                    f"{self.where}: TLS verification failed while trying to {op}"
+                    + self._subject(record),
+                    "give the CA file that signed the server's certificate (ca_file); "
+                    "provisioner never turns verification off",
+                ) from exc
+            except requests.RequestException as exc:
+                last_exc, resp = exc, None
+                continue
+            if resp.status_code in accept:
+                return resp
+            if resp.status_code in _RETRY_STATUSES and attempt + 1 < attempts:
+                continue
+            break
+        if resp is None:
+            assert last_exc is not None
+            kind = "timed out" if isinstance(last_exc, requests.Timeout) else "is unreachable"
+            raise RemoteError(
+                f"{self.where} {kind} while trying to {op}{self._subject(record)}"
+                f" ({attempts} attempt{'s' if attempts > 1 else ''})",
+                "check that the server is running and the URL is right; rerun when it is up "
+                "(records already written are kept and recognised by id)",
+            ) from last_exc
+        raise self.error_for(resp, op=op, record=record, hidden=hidden, attempts=attempts)
+
+    @staticmethod
+    def _subject(record: str | None) -> str:
+        return f" credential {record!r}" if record else ""
+
+    def server_message(self, resp: requests.Response, hidden: Iterable[str]) -> str:
+        """The server's own error text (JSON ``message``), scrubbed and shortened."""
+        message = ""
+        try:
+            body = resp.json()
+            if isinstance(body, dict):
+                message = str(body.get("message") or body.get("error") or "")
+        except ValueError:
+            ctype = resp.headers.get("Content-Type", "")
+            if "html" not in ctype:
+                message = resp.text.strip()
+        message = scrub(message, hidden)
+        return message[:500] if message else f"HTTP {resp.status_code} without a message"
+
+    def error_for(
+        self,
+        resp: requests.Response,
+        *,
+        op: str,
+        record: str | None,
+        hidden: Iterable[str] = (),
+        attempts: int = 1,
+    ) -> ProvisionerError:
+        """The project error for a failed response (secret-free, with a hint)."""
+        code = resp.status_code
+        subject = f"{op}{self._subject(record)}"
+        message = self.server_message(resp, [self._api_key.reveal(), *hidden])
+        if code == 401:
+            return AuthError(
+                f"{self.where} rejected the API key (HTTP 401) while trying to {subject}",
+                "check the API key the spec references: it is wrong, expired or revoked; create "
+                "one in Workflow² under Settings > n8n API",
+            )
+        if code == 403:
+            return AuthError(
+                f"{self.where}: the API key may not {subject} (HTTP 403): {message}",
+                f"create a key with the scopes {KEY_SCOPES}",
+            )
+        if code == 400:
+            return RemoteError(
+                f"{self.where} refused to {subject} (HTTP 400): {message}",
+                "the record does not match the server's schema for this credential type; "
+                "fix the field named in the server's message",
+            )
+        if code == 404:
+            return RemoteError(
+                f"{self.where}: not found (HTTP 404) while trying to {subject}: {message}",
+                "it was deleted or never existed there; run plan to see the drift, then apply "
+                "to recreate it",
+            )
+        if code >= 500:
+            return RemoteError(
+                f"{self.where} failed (HTTP {code}, {attempts} attempt"
+                f"{'s' if attempts > 1 else ''}) while trying to {subject}: {message}",
+                "check the server's log; rerun when it is healthy (written records are kept and "
+                "recognised by id)",
+            )
+        return RemoteError(
+            f"{self.where} answered HTTP {code} while trying to {subject}: {message}",
+            "check the server version and its log",
+        )
