@@ -134,7 +134,7 @@ class Workflow2Client:
         Creates it with a chosen id (and again, expecting 409), reads it by id, patches it with
         partial data, asks the server to test it, and deletes it whatever happened.
         """
-        probe_id = "pv-probe-" + _random.token_hex(8)
+        probe_id = "pvprobe" + _random.token_hex(4)  # create ids are 16 chars at most
         body = {"name": _PROBE_NAME, "type": _PROBE_TYPE, "data": {"name": "X-Probe", "value": "-"}}
         resp = self._http.request(
             "POST",

@@ -2,8 +2,10 @@
 
 The import-file sink validates against these before writing (``n8n import:credentials`` checks
 nothing itself). They are the schemas n8n 2.41.1 serves at ``GET /api/v1/credentials/schema/
-{type}`` (hidden fields excluded, as the server does), with ``environment`` required-with-default
-left optional as there. Records built for 2.8.4's extra OAuth2 fields also validate.
+{type}`` (hidden fields excluded, as the server does; ``json`` is n8n's own type name), except
+that ``clientId`` and ``clientSecret`` are required outright: 2.41 requires them only when
+dynamic client registration is off, which is the only way provisioner writes them. Records
+with 2.8.4's extra OAuth2 fields also validate.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
             "clientId": {"type": "string"},
             "clientSecret": {"type": "string"},
             "sendAdditionalBodyProperties": {"type": "boolean"},
-            "additionalBodyProperties": {},
+            "additionalBodyProperties": {"type": "json"},
+            "oauthTokenData": {"type": "json"},
             **_DOMAIN_FIELDS,
         },
         "required": ["clientId", "clientSecret"],

@@ -9,6 +9,7 @@ messages) is safe to print and to store in state.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Mapping
@@ -42,16 +43,21 @@ _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 def derive_credential_id(instance_name: str, credential_name: str) -> str:
     """The deterministic record id for a credential on an instance.
 
-    35 characters of ``[a-z0-9-]`` (``pv-`` + 128 bits of SHA-256), within n8n's limit of 36
-    characters of letters, digits, ``_`` and ``-``. The same inputs give the same id in every run,
-    so a retried create is recognised (409) instead of duplicated, and an import file upserts.
+    16 characters of ``[a-z0-9]``: ``pv`` + 70 bits of SHA-256 in base32. n8n 2.41.1 accepts a
+    caller-chosen id of 1-16 letters, digits, ``_`` or ``-`` (measured: longer ids get a 400).
+    The same inputs give the same id in every run, so a retried create is recognised (409)
+    instead of duplicated, and an import file upserts.
     """
-    digest = hashlib.sha256(f"{instance_name}\0{credential_name}".encode()).hexdigest()
-    return "pv-" + digest[:32]
+    digest = hashlib.sha256(f"{instance_name}\0{credential_name}".encode()).digest()
+    return "pv" + base64.b32encode(digest).decode("ascii").lower()[:14]
 
 
 def is_valid_credential_id(value: str) -> bool:
-    """Whether ``value`` is an id n8n accepts from a caller (≤36 of ``[A-Za-z0-9_-]``)."""
+    """Whether ``value`` can be a record id: 1-36 of ``[A-Za-z0-9_-]`` (n8n's id column).
+
+    Ids provisioner chooses are 16 characters, the most n8n's create endpoint accepts; longer
+    ones can only come from adopting records made elsewhere.
+    """
     return bool(_ID_RE.match(value))
 
 
@@ -144,17 +150,21 @@ def _schema_fields(schema: Mapping[str, Any] | None) -> set[str] | None:
     return set(props) if isinstance(props, Mapping) else None
 
 
-def _schema_requires(schema: Any, name: str) -> bool:
-    """Whether ``schema`` requires ``name`` anywhere: top level, ``allOf``, ``then``/``else``.
+def _missing_required(data: Mapping[str, Any], schema: Mapping[str, Any]) -> set[str]:
+    """Top-level fields ``schema`` requires of ``data`` that it lacks.
 
-    n8n's generated schemas put conditional requirements in ``allOf[].then.allOf[].required``.
+    Conditional requirements count only when their condition holds for ``data``: n8n 2.41's
+    OAuth2 schema requires ``serverUrl`` only under dynamic client registration.
     """
-    if not isinstance(schema, Mapping):
-        return False
-    if name in (schema.get("required") or []):
-        return True
-    branches = [schema.get("then"), schema.get("else"), *(schema.get("allOf") or [])]
-    return any(_schema_requires(branch, name) for branch in branches)
+    missing: set[str] = set()
+    pending = list(_validator(schema).iter_errors(dict(data)))
+    while pending:
+        error = pending.pop()
+        pending.extend(error.context or [])
+        if error.validator == "required" and not error.absolute_path:
+            wanted: Any = error.validator_value
+            missing.update(str(name) for name in wanted if name not in data)
+    return missing
 
 
 _JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
@@ -230,10 +240,22 @@ def build_oauth2_record(
         "clientId": client_id,
         "clientSecret": client_secret,
     }
-    for key, value in OAUTH2_LEGACY_FIELDS.items():
-        if _schema_requires(schema, key):
-            data[key] = value.copy() if isinstance(value, dict) else value
+    if schema is not None:
+        missing = _missing_required(
+            {k: (v.reveal() if isinstance(v, Secret) else v) for k, v in data.items()}, schema
+        )
+        for key, value in OAUTH2_LEGACY_FIELDS.items():
+            if key in missing:
+                data[key] = value.copy() if isinstance(value, dict) else value
     return CredentialRecord(id=id, name=name, type=OAUTH2_TYPE, data=data)
+
+
+def _validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validator:
+    """A validator for one of n8n's schemas (its non-standard types normalized away)."""
+    normalized = _normalize_schema(schema)
+    cls = jsonschema.validators.validator_for(normalized, default=jsonschema.Draft7Validator)
+    validator: jsonschema.protocols.Validator = cls(normalized)
+    return validator
 
 
 def _describe(error: jsonschema.ValidationError, secret_fields: frozenset[str]) -> str:
@@ -256,12 +278,9 @@ def _describe(error: jsonschema.ValidationError, secret_fields: frozenset[str]) 
 
 def validation_problems(record: CredentialRecord, schema: Mapping[str, Any]) -> list[str]:
     """Every way ``record.data`` breaks ``schema``, as secret-free one-liners (empty when valid)."""
-    normalized = _normalize_schema(schema)
-    validator_cls = jsonschema.validators.validator_for(
-        normalized, default=jsonschema.Draft7Validator
+    errors = sorted(
+        _validator(schema).iter_errors(record.revealed_data()), key=lambda e: list(e.path)
     )
-    validator = validator_cls(normalized)
-    errors = sorted(validator.iter_errors(record.revealed_data()), key=lambda e: list(e.path))
     return [_describe(e, record.secret_fields) for e in errors]
 
 
