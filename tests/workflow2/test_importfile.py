@@ -1,0 +1,180 @@
+"""The import-file sink: refusal without a key, encryption, 0600, atomicity, upsert, no churn."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from provisioner.errors import ProvisionerError, SpecError, StateError
+from provisioner.secret import Secret
+from provisioner.workflow2 import (
+    JWT_TYPE,
+    CredentialRecord,
+    DecryptionError,
+    ImportFileSink,
+    build_jwt_record,
+    build_oauth2_record,
+    decrypt_data,
+    derive_credential_id,
+)
+
+
+@pytest.fixture
+def key(canary_encryption_key: str) -> Secret:
+    return Secret(canary_encryption_key)
+
+
+@pytest.fixture
+def records(private_key: Secret, client_secret: Secret) -> list[CredentialRecord]:
+    return [
+        build_jwt_record(
+            id=derive_credential_id("local", "jwt"),
+            name="SF JWT",
+            environment="sandbox",
+            client_id="3MVG9-ck",
+            username="int@acme.test",
+            private_key=private_key,
+            my_domain_url="https://acme.my.salesforce.com",
+        ),
+        build_oauth2_record(
+            id=derive_credential_id("local", "oauth"),
+            name="SF OAuth2",
+            environment="production",
+            client_id="3MVG9-oauth",
+            client_secret=client_secret,
+        ),
+    ]
+
+
+def test_refuses_plaintext_without_flag(tmp_path: Path) -> None:
+    with pytest.raises(ProvisionerError, match="plain text") as info:
+        ImportFileSink(tmp_path / "c.json")
+    assert "--allow-plaintext-secrets" in (info.value.hint or "")
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_encrypted_file_has_no_plaintext_secret(
+    tmp_path: Path, key: Secret, records: list[CredentialRecord], assert_no_canary
+) -> None:
+    path = tmp_path / "out" / "creds.json"
+    results = ImportFileSink(path, encryption_key=key).write(records)
+    assert [r.change.action for r in results] == ["create", "create"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    assert_no_canary(text, [r.snapshot for r in results], [r.change for r in results])
+    items = json.loads(text)
+    assert [i["id"] for i in items] == [r.id for r in records]
+    assert all(set(i) == {"id", "name", "type", "data"} for i in items)
+    assert all(i["data"].startswith("U2FsdGVkX1") for i in items)
+    assert decrypt_data(items[0]["data"], key) == records[0].revealed_data()
+    assert [p.name for p in path.parent.iterdir()] == ["creds.json"]  # no temp file left
+
+
+def test_plaintext_when_allowed(tmp_path: Path, records: list[CredentialRecord]) -> None:
+    path = tmp_path / "creds.json"
+    ImportFileSink(path, allow_plaintext=True).write(records)
+    items = json.loads(path.read_text())
+    assert items[1]["data"] == records[1].revealed_data()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_rerun_changes_nothing_and_keeps_the_file(
+    tmp_path: Path, key: Secret, records: list[CredentialRecord]
+) -> None:
+    path = tmp_path / "creds.json"
+    sink = ImportFileSink(path, encryption_key=key)
+    sink.write(records)
+    before = (path.read_bytes(), path.stat().st_ino, path.stat().st_mtime_ns)
+    again = sink.write(records)
+    assert [r.change.action for r in again] == ["none", "none"]
+    assert not any(r.wrote for r in again)
+    assert (path.read_bytes(), path.stat().st_ino, path.stat().st_mtime_ns) == before
+
+
+def test_upsert_keeps_ids_and_other_records(
+    tmp_path: Path, key: Secret, records: list[CredentialRecord], private_key: Secret
+) -> None:
+    path = tmp_path / "creds.json"
+    foreign = {"id": "other1", "name": "Slack", "type": "slackApi", "data": "U2FsdGVkX1opaque"}
+    path.write_text(json.dumps([foreign]))
+    sink = ImportFileSink(path, encryption_key=key)
+    sink.write(records[:1])
+    rotated = build_jwt_record(
+        id=records[0].id,
+        name="SF JWT",
+        environment="sandbox",
+        client_id="3MVG9-ck",
+        username="int@acme.test",
+        private_key=Secret(private_key.reveal() + "\n"),
+        my_domain_url="https://acme.my.salesforce.com",
+    )
+    (result,) = sink.write([rotated])
+    assert result.change.action == "update"
+    assert result.change.fields == ("privateKey",)
+    assert result.snapshot["fingerprints"]["privateKey"] != records[0].fingerprints()["privateKey"]
+    items = json.loads(path.read_text())
+    assert [i["id"] for i in items] == ["other1", records[0].id]
+    assert items[0] == foreign
+    live = sink.read([records[0].id, "missing"])
+    assert live["missing"] is None
+    got = live[records[0].id]
+    assert got is not None and got.data is not None
+    assert got.data["privateKey"] == rotated.data["privateKey"]
+    assert repr(got.data["privateKey"]) == "Secret('(sensitive)')"
+
+
+def test_failed_write_leaves_the_old_file(
+    tmp_path: Path, key: Secret, records: list[CredentialRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "creds.json"
+    sink = ImportFileSink(path, encryption_key=key)
+    sink.write(records[:1])
+    before = path.read_bytes()
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("provisioner.workflow2.importfile.json.dump", boom)
+    with pytest.raises(OSError):
+        sink.write(records)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["creds.json"]
+
+
+def test_wrong_key_is_clear_and_secret_free(
+    tmp_path: Path, key: Secret, records: list[CredentialRecord], assert_no_canary
+) -> None:
+    path = tmp_path / "creds.json"
+    ImportFileSink(path, encryption_key=key).write(records)
+    with pytest.raises(DecryptionError) as info:
+        ImportFileSink(path, encryption_key=Secret("another-key")).read([records[0].id])
+    assert "SF JWT" in info.value.message
+    assert_no_canary(info.value.diagnostics(), repr(info.value.__cause__))
+
+
+def test_invalid_record_is_refused_before_writing(tmp_path: Path, key: Secret) -> None:
+    bad = CredentialRecord("pvbad", "bad", JWT_TYPE, {"clientId": "x"})
+    with pytest.raises(SpecError, match="username"):
+        ImportFileSink(tmp_path / "c.json", encryption_key=key).write([bad])
+    assert not (tmp_path / "c.json").exists()
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"a": 1}', "[1, 2]"])
+def test_corrupt_existing_file(tmp_path: Path, key: Secret, content: str) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(content)
+    with pytest.raises(StateError, match="import file"):
+        ImportFileSink(path, encryption_key=key).read(["x"])
+
+
+def test_delete(tmp_path: Path, key: Secret, records: list[CredentialRecord]) -> None:
+    path = tmp_path / "c.json"
+    sink = ImportFileSink(path, encryption_key=key)
+    sink.write(records)
+    assert sink.delete([records[0].id, "nope"]) == [records[0].id]
+    assert [i["id"] for i in json.loads(path.read_text())] == [records[1].id]
+    assert os.stat(path).st_mode & 0o077 == 0
