@@ -1,0 +1,340 @@
+"""The emulated org: persisted state, users, sessions, settings and the in-process handle.
+
+All access goes through one re-entrant lock; every change is written to ``org.json`` atomically
+(temp file, fsync, rename) before the request that made it is answered, so a restart, or a crash,
+keeps everything a client was told about.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import hashlib
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from . import catalog as c
+from .seed import (
+    SeedError,
+    bootstrap_components,
+    ensure_bootstrap_key,
+    load_seed,
+    make_user,
+    new_id,
+    seed_users,
+)
+from .store import SECRET_PERMISSION, Store, oauth_part
+
+STATE_FILE = "org.json"
+SETTINGS_DEFAULTS: dict[str, Any] = {
+    "connectedAppCreationDisabled": True,
+    "ecaJwtAudience": "myDomain",
+    "connectedAppJwtAudience": "loginHost",
+    "oauthConsumerSecretsViaMetadataApi": True,
+    "sessionLifetimeSeconds": 7200,
+    "deployProcessingSeconds": 0.1,
+}
+_AUDIENCES = {"myDomain", "loginHost", "either"}
+WRITE_OPERATIONS = {"createMetadata", "updateMetadata", "upsertMetadata", "deleteMetadata",
+                    "renameMetadata", "deploy"}
+_LOG_LIMIT = 10_000
+
+
+def token_hash(token: str) -> str:
+    """Sessions are stored by hash so the state file never holds a usable token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Org:
+    """The org model. Public methods are thread-safe and return copies."""
+
+    def __init__(self, state_dir: Path, *, seed_file: Path | None = None,
+                 propagation_delay: float = 0.0, clock: Callable[[], float] = time.time) -> None:
+        self.lock = threading.RLock()
+        self.state_dir = state_dir
+        self.propagation_delay = propagation_delay
+        self.clock = clock
+        self.url = ""
+        self.request_log: list[dict[str, Any]] = []
+        self.counters: collections.Counter[str] = collections.Counter()
+        self.bootstrap_key_path, certificate = ensure_bootstrap_key(state_dir)
+        path = state_dir / STATE_FILE
+        if path.exists():
+            try:
+                self.data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise SeedError(f"{path} is corrupt ({exc}); remove it to reseed") from exc
+        else:
+            self.data = self._from_seed(load_seed(seed_file), certificate)
+        self._sync_bootstrap_certificate(certificate)
+        self.save()
+
+    # -- construction and persistence ------------------------------------------------------
+    def _from_seed(self, seed: dict[str, Any], certificate: str) -> dict[str, Any]:
+        org = seed.get("org") or {}
+        settings = dict(SETTINGS_DEFAULTS) | dict(org.get("settings") or {})
+        data: dict[str, Any] = {
+            "version": 1,
+            "org": {"id": new_id("00D"), "name": org.get("name", "Provisioner Sandbox"),
+                    "environment": org.get("environment", "sandbox"), "settings": settings},
+            "profiles": list(seed.get("profiles") or []),
+            "permissionSets": list(seed.get("permissionSets") or []),
+            "users": seed_users(seed), "components": {}, "sessions": {}, "refreshTokens": {},
+            "jobs": {}, "bootstrap": {},
+        }
+        store = Store(data, self.clock, 0.0, data["users"][0]["id"])
+        data["org"]["settings"]["connectedAppCreationDisabled"] = False  # seeding may add any app
+        comps = bootstrap_components(seed, certificate) + list(seed.get("components") or [])
+        for comp in comps:
+            _created, problems = store.save(str(comp["type"]), dict(comp["metadata"]), "upsert")
+            if problems:
+                raise SeedError(f"seed component {comp['metadata'].get('fullName')}: "
+                                + "; ".join(p.message for p in problems))
+        data["org"]["settings"]["connectedAppCreationDisabled"] = settings[
+            "connectedAppCreationDisabled"]
+        boot = seed.get("bootstrap") or {}
+        name = str(boot.get("name", "Provisioner_Bootstrap"))
+        global_md = store.records(c.ECA_GLOBAL)[f"{name}_glbloauth"]["metadata"]
+        data["bootstrap"] = {"app": name, "globalSettings": f"{name}_glbloauth",
+                             "consumerKey": global_md["consumerKey"],
+                             "username": seed["users"][0]["username"]}
+        return data
+
+    def _sync_bootstrap_certificate(self, certificate: str) -> None:
+        # If the key file was replaced, the app follows it (usable at once, as after seeding).
+        rec = self.data["components"].get(c.ECA_GLOBAL, {}).get(
+            self.data["bootstrap"].get("globalSettings", ""))
+        if rec is not None and rec["metadata"].get("certificate") != certificate:
+            rec["metadata"]["certificate"] = certificate
+            rec["certUsableAt"] = 0.0
+
+    def save(self) -> None:
+        """Persist atomically: a reader never sees a half-written file."""
+        with self.lock:
+            path = self.state_dir / STATE_FILE
+            tmp = path.with_name(f"{STATE_FILE}.{os.getpid()}.{threading.get_ident()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self.data, fh, indent=1, sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+
+    @contextmanager
+    def store(self, user: dict[str, Any] | None = None, *, write: bool = True) -> Iterator[Store]:
+        """A Store over the live state, under the lock; saved afterwards if ``write``."""
+        with self.lock:
+            yield Store(self.data, self.clock, self.propagation_delay,
+                        user["id"] if user else "", self.may_see_secrets(user))
+            if write:
+                self.save()
+
+    # -- settings and identity -------------------------------------------------------------
+    @property
+    def org_id(self) -> str:
+        """The 18-character org id."""
+        return str(self.data["org"]["id"])
+
+    @property
+    def environment(self) -> str:
+        """``production`` or ``sandbox``."""
+        return str(self.data["org"]["environment"])
+
+    def login_host(self) -> str:
+        """The login host matching the org's environment."""
+        return ("https://test.salesforce.com" if self.environment == "sandbox"
+                else "https://login.salesforce.com")
+
+    def setting(self, name: str) -> Any:
+        """One org setting (see SETTINGS_DEFAULTS and ``environment``)."""
+        with self.lock:
+            if name == "environment":
+                return self.environment
+            return self.data["org"]["settings"].get(name, SETTINGS_DEFAULTS.get(name))
+
+    def set_setting(self, name: str, value: Any) -> None:
+        """Change an org setting; unknown names and bad values raise ValueError."""
+        if name == "environment":
+            if value not in {"production", "sandbox"}:
+                raise ValueError("environment must be production or sandbox")
+        elif name not in SETTINGS_DEFAULTS:
+            raise ValueError(f"unknown setting {name!r}; known: {sorted(SETTINGS_DEFAULTS)}")
+        elif name.endswith("JwtAudience") and value not in _AUDIENCES:
+            raise ValueError(f"{name} must be one of {sorted(_AUDIENCES)}")
+        elif isinstance(SETTINGS_DEFAULTS[name], bool) and not isinstance(value, bool):
+            raise ValueError(f"{name} must be a boolean")
+        with self.lock:
+            if name == "environment":
+                self.data["org"]["environment"] = value
+            else:
+                self.data["org"]["settings"][name] = value
+            self.save()
+
+    def may_see_secrets(self, user: dict[str, Any] | None) -> bool:
+        """Org setting plus user permission, as Salesforce requires for global OAuth settings."""
+        return bool(self.setting("oauthConsumerSecretsViaMetadataApi")) and (
+            user is None or SECRET_PERMISSION in user["permissions"])
+
+    # -- users -------------------------------------------------------------------------------
+    def users(self) -> list[dict[str, Any]]:
+        """Every user, without password hashes."""
+        with self.lock:
+            return [{k: v for k, v in copy.deepcopy(u).items() if k != "passwordHash"}
+                    for u in self.data["users"]]
+
+    def find_user(self, username: str) -> dict[str, Any] | None:
+        """The live record of a user (case-insensitive username), for handlers under the lock."""
+        for user in self.data["users"]:
+            if str(user["username"]).lower() == username.lower():
+                return user  # type: ignore[no-any-return]
+        return None
+
+    def add_user(self, username: str, profile: str, *, permission_sets: list[str] | None = None,
+                 permissions: list[str] | None = None, active: bool = True,
+                 password: str | None = None) -> dict[str, Any]:
+        """Add a user (e.g. a second integration user); returns it without the password hash."""
+        with self.lock:
+            if self.find_user(username) is not None:
+                raise ValueError(f"user {username} exists")
+            user = make_user(username, profile, permission_sets=permission_sets,
+                             permissions=permissions, active=active, password=password)
+            self.data["users"].append(user)
+            self.save()
+            return {k: v for k, v in user.items() if k != "passwordHash"}
+
+    def update_user(self, username: str, **changes: Any) -> None:
+        """Change a user's ``active``, ``profile``, ``permissionSets`` or ``permissions``."""
+        with self.lock:
+            user = self.find_user(username)
+            if user is None:
+                raise KeyError(username)
+            for key, value in changes.items():
+                if key not in {"active", "profile", "permissionSets", "permissions"}:
+                    raise ValueError(f"cannot change {key}")
+                user[key] = value
+            self.save()
+
+    def approve_app(self, username: str, app_name: str) -> None:
+        """Record that a user approved a self-authorized app (what the OAuth consent page does)."""
+        with self.lock:
+            user = self.find_user(username)
+            if user is None:
+                raise KeyError(username)
+            if app_name not in user["approvedApps"]:
+                user["approvedApps"].append(app_name)
+            self.save()
+
+    # -- apps ---------------------------------------------------------------------------------
+    def app(self, api_name: str) -> dict[str, Any] | None:
+        """An app by API name: ``{type, fullName, consumerKey, certificate, components}``.
+
+        ``components`` maps each metadata type to the component as a read returns it (never the
+        consumer secret). For an External Client App it holds the whole family.
+        """
+        with self.lock:
+            store = Store(self.data, self.clock, 0.0)
+            comps: dict[str, Any] = {}
+            if store.get(c.CONNECTED_APP, api_name) is not None:
+                app_type = c.CONNECTED_APP
+                comps[app_type] = store.read(app_type, api_name)
+                holder = store.get(app_type, api_name)
+            elif store.eca_exists(api_name):
+                app_type = c.ECA
+                comps[app_type] = store.read(app_type, api_name)
+                for child in c.ECA_CHILDREN:
+                    name = store.child_of(child, api_name)
+                    if name is not None:
+                        comps[child] = store.read(child, name)
+                gname = store.child_of(c.ECA_GLOBAL, api_name)
+                holder = store.get(c.ECA_GLOBAL, gname) if gname else None
+            else:
+                return None
+            part = oauth_part(c.ECA_GLOBAL if app_type == c.ECA else app_type,
+                              holder["metadata"]) if holder else None
+            return {"type": app_type, "fullName": api_name, "components": comps,
+                    "consumerKey": (part or {}).get("consumerKey"),
+                    "certificate": (part or {}).get("certificate"),
+                    "usableAt": holder["usableAt"] if holder else None,
+                    "certUsableAt": holder["certUsableAt"] if holder else None}
+
+    def apps(self) -> list[dict[str, Any]]:
+        """Every app (Connected Apps and External Client Apps), as :meth:`app` returns them."""
+        with self.lock:
+            names = list(self.data["components"].get(c.CONNECTED_APP, {})) + list(
+                self.data["components"].get(c.ECA, {}))
+            return [a for a in (self.app(n) for n in sorted(names)) if a is not None]
+
+    # -- sessions -----------------------------------------------------------------------------
+    def new_session(self, user: dict[str, Any], app: str, scopes: list[str]) -> str:
+        """Issue an access token for a user through an app."""
+        token = f"{self.org_id[:15]}!{secrets.token_urlsafe(48)}"
+        with self.lock:
+            lifetime = float(self.setting("sessionLifetimeSeconds"))
+            sessions = self.data["sessions"]
+            now = self.clock()
+            for key in [k for k, s in sessions.items() if s["expires"] < now]:
+                del sessions[key]  # expired sessions are pruned so the file stays small
+            sessions[token_hash(token)] = {"userId": user["id"], "app": app, "scopes": scopes,
+                                           "expires": now + lifetime}
+            self.save()
+        return token
+
+    def session(self, token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(session, user) for a live access token, else None."""
+        with self.lock:
+            sess = self.data["sessions"].get(token_hash(token))
+            if sess is None or sess["expires"] < self.clock():
+                return None
+            user = next((u for u in self.data["users"] if u["id"] == sess["userId"]), None)
+            if user is None or not user["active"]:
+                return None
+            return sess, user
+
+    def expire_sessions(self) -> None:
+        """Expire every access token (to reproduce INVALID_SESSION_ID on demand)."""
+        with self.lock:
+            self.data["sessions"].clear()
+            self.save()
+
+    def issue_refresh_token(self, username: str, consumer_key: str) -> str:
+        """A refresh token for a user and app, as an sfdx auth URL would carry."""
+        token = "5Aep" + secrets.token_urlsafe(48)
+        with self.lock:
+            user = self.find_user(username)
+            if user is None:
+                raise KeyError(username)
+            self.data["refreshTokens"][token_hash(token)] = {"userId": user["id"],
+                                                              "consumerKey": consumer_key}
+            self.save()
+        return token
+
+    # -- request accounting -------------------------------------------------------------------
+    def record(self, endpoint: str, operation: str, status: int, user: str | None = None) -> None:
+        """Log one request; tests assert on these (e.g. "zero writes")."""
+        with self.lock:
+            self.counters[operation] += 1
+            if operation in WRITE_OPERATIONS:
+                self.counters["writes"] += 1
+            self.request_log.append({"time": self.clock(), "endpoint": endpoint,
+                                     "operation": operation, "status": status, "user": user,
+                                     "write": operation in WRITE_OPERATIONS})
+            del self.request_log[:-_LOG_LIMIT]
+
+    @property
+    def write_count(self) -> int:
+        """Metadata write requests (CRUD writes and non-checkOnly deploys) so far."""
+        with self.lock:
+            return self.counters["writes"]
+
+    def reset_request_log(self) -> None:
+        """Forget logged requests and counters."""
+        with self.lock:
+            self.request_log.clear()
+            self.counters.clear()

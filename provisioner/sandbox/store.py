@@ -1,0 +1,203 @@
+"""The org's components: save, delete, read and list, with Salesforce's rules applied.
+
+A :class:`Store` works on a plain dict (the persisted org state). Deploys run it on a deep copy and
+commit only if the deploy succeeds, which gives ``checkOnly`` and ``rollbackOnError`` for free.
+Callers hold the org lock.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import secrets
+import string
+from collections.abc import Callable
+from typing import Any
+
+from . import catalog as c
+from .seed import new_id, secret_hash
+from .validation import Problem, validate
+
+STANDARD_PROFILES = {"System Administrator", "Standard User", "Integration User",
+                     "Minimum Access - Salesforce", "Read Only"}
+SECRET_PERMISSION = "ViewExternalClientAppConsumerSecrets"
+CREATION_DISABLED = (
+    "You can't create a connected app. Connected app creation is disabled for this org: "
+    "create an external client app instead, or ask Salesforce Support to enable it."
+)
+
+
+def iso(ts: float) -> str:
+    """An xsd:dateTime in UTC with milliseconds, as Salesforce writes them."""
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _random_alnum(n: int) -> str:
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(n))
+
+
+def key_holder(type_name: str) -> bool:
+    """Types whose records carry a consumer key and secret."""
+    return type_name in {c.CONNECTED_APP, c.ECA_GLOBAL}
+
+
+def oauth_part(type_name: str, md: dict[str, Any]) -> dict[str, Any] | None:
+    """The part of a component holding consumerKey/certificate (oauthConfig for Connected Apps)."""
+    if type_name == c.CONNECTED_APP:
+        oauth = md.get("oauthConfig")
+        return oauth if isinstance(oauth, dict) else None
+    return md if type_name == c.ECA_GLOBAL else None
+
+
+class Store:
+    """Component operations over the org state dict (see module docstring)."""
+
+    def __init__(self, data: dict[str, Any], clock: Callable[[], float], delay: float,
+                 user_id: str = "", may_see_secrets: bool = True) -> None:
+        self.data = data
+        self.clock = clock
+        self.delay = delay
+        self.user_id = user_id
+        self.may_see_secrets = may_see_secrets
+
+    # -- the validation.Context protocol --------------------------------------------------
+    def profiles(self) -> set[str]:
+        """Profiles the org knows: the standard ones plus every user's."""
+        return STANDARD_PROFILES | {u["profile"] for u in self.data["users"]} | set(
+            self.data.get("profiles", []))
+
+    def permission_sets(self) -> set[str]:
+        """Permission sets the org knows: seeded ones plus every user's."""
+        found = {p for u in self.data["users"] for p in u["permissionSets"]}
+        return found | set(self.data.get("permissionSets", []))
+
+    def consumer_key_owner(self, key: str) -> tuple[str, str] | None:
+        """Which component holds a consumer key (they are unique across the org)."""
+        for type_name in (c.CONNECTED_APP, c.ECA_GLOBAL):
+            for name, rec in self.records(type_name).items():
+                part = oauth_part(type_name, rec["metadata"])
+                if part is not None and part.get("consumerKey") == key:
+                    return type_name, name
+        return None
+
+    def eca_exists(self, name: str) -> bool:
+        """Whether an External Client App with this name exists."""
+        return name in self.records(c.ECA)
+
+    def child_of(self, type_name: str, eca: str) -> str | None:
+        """The name of the sub-component of this type that belongs to an ECA, if any."""
+        for name, rec in self.records(type_name).items():
+            if rec["metadata"].get("externalClientApplication") == eca:
+                return name
+        return None
+
+    # -- operations ------------------------------------------------------------------------
+    def records(self, type_name: str) -> dict[str, dict[str, Any]]:
+        """The stored records of one type, by fullName."""
+        comps: dict[str, dict[str, dict[str, Any]]] = self.data.setdefault("components", {})
+        return comps.setdefault(type_name, {})
+
+    def get(self, type_name: str, name: str) -> dict[str, Any] | None:
+        """One stored record, or None."""
+        return self.records(type_name).get(name)
+
+    def save(self, type_name: str, md: dict[str, Any], mode: str) -> tuple[bool, list[Problem]]:
+        """Create/update/upsert one component; returns (created, problems)."""
+        name = str(md.get("fullName") or "")
+        existing = self.get(type_name, name) if name else None
+        if mode == "create" and existing is not None:
+            return False, [Problem("DUPLICATE_VALUE", "duplicate value found: fullName duplicates "
+                                   f"value on record with id: {existing['id']}", "fullName")]
+        if mode == "update" and existing is None:
+            return False, [Problem("INVALID_CROSS_REFERENCE_KEY",
+                                   f"In field: fullName - no {type_name} named {name} found",
+                                   "fullName")]
+        if type_name == c.ECA_GLOBAL and not self.may_see_secrets:
+            return False, [Problem("INSUFFICIENT_ACCESS", "You don't have access to OAuth consumer "
+                                   "secrets through the Metadata API (org setting or user "
+                                   "permission missing)")]
+        if existing is None and type_name == c.CONNECTED_APP and self.data["org"]["settings"].get(
+                "connectedAppCreationDisabled", True):
+            return False, [Problem("INSUFFICIENT_ACCESS", CREATION_DISABLED)]
+        problems = validate(type_name, md, existing=existing is not None, ctx=self)
+        if problems:
+            return False, problems
+        self._apply(type_name, name, copy.deepcopy(md), existing)
+        return existing is None, []
+
+    def _apply(self, type_name: str, name: str, md: dict[str, Any],
+               existing: dict[str, Any] | None) -> None:
+        now = self.clock()
+        rec = existing or {
+            "id": new_id(c.TYPES[type_name].id_prefix), "createdDate": now,
+            "createdById": self.user_id, "secretHash": None,
+            "usableAt": now + self.delay, "certUsableAt": now + self.delay,
+        }
+        part = oauth_part(type_name, md)
+        if part is not None:
+            secret = part.pop("consumerSecret", None)
+            if existing is None:
+                part.setdefault("consumerKey", "3MVG9" + _random_alnum(80))
+                # Salesforce always has a secret; one nobody was told is as good as none.
+                rec["secretHash"] = secret_hash(str(secret or _random_alnum(64)))
+            else:
+                old = oauth_part(type_name, existing["metadata"]) or {}
+                if old.get("consumerKey"):
+                    part["consumerKey"] = old["consumerKey"]
+                if (old.get("certificate") or "").strip() != (part.get("certificate") or "").strip():
+                    rec["certUsableAt"] = now + self.delay
+        rec.update(metadata=md, lastModifiedDate=now, lastModifiedById=self.user_id)
+        self.records(type_name)[name] = rec
+
+    def delete(self, type_name: str, name: str) -> list[Problem]:
+        """Delete one component; deleting an External Client App removes its sub-components."""
+        if self.get(type_name, name) is None:
+            return [Problem("INVALID_CROSS_REFERENCE_KEY",
+                            f"In field: fullName - no {type_name} named {name} found", "fullName")]
+        if type_name == c.ECA_GLOBAL and not self.may_see_secrets:
+            return [Problem("INSUFFICIENT_ACCESS", "You don't have access to OAuth consumer "
+                            "secrets through the Metadata API")]
+        del self.records(type_name)[name]
+        if type_name == c.ECA:
+            for child in c.ECA_CHILDREN:
+                child_name = self.child_of(child, name)
+                if child_name is not None:
+                    del self.records(child)[child_name]
+        return []
+
+    def read(self, type_name: str, name: str) -> dict[str, Any] | None:
+        """A component as reads return it: no secret, scopes canonicalised."""
+        rec = self.get(type_name, name)
+        if rec is None:
+            return None
+        md: dict[str, Any] = copy.deepcopy(rec["metadata"])
+        md["fullName"] = name
+        oauth = md.get("oauthConfig") if type_name == c.CONNECTED_APP else None
+        if isinstance(oauth, dict):
+            oauth.pop("consumerSecret", None)
+            if oauth.get("scopes"):
+                oauth["scopes"] = c.canonical_scopes(oauth["scopes"])
+        if type_name == c.ECA_GLOBAL:
+            md.pop("consumerSecret", None)
+        if type_name == c.ECA_OAUTH and md.get("commaSeparatedOauthScopes"):
+            md["commaSeparatedOauthScopes"] = ",".join(
+                c.canonical_scopes(c.split_scopes(md["commaSeparatedOauthScopes"])))
+        return md
+
+    def file_properties(self, type_name: str, name: str) -> dict[str, Any]:
+        """A listMetadata FileProperties entry for one stored component."""
+        rec = self.records(type_name)[name]
+        users = {u["id"]: u["name"] for u in self.data["users"]}
+        return {
+            "createdById": rec["createdById"],
+            "createdByName": users.get(rec["createdById"], "Sandbox"),
+            "createdDate": iso(rec["createdDate"]),
+            "fileName": c.TYPES[type_name].file_name(name),
+            "fullName": name,
+            "id": rec["id"],
+            "lastModifiedById": rec["lastModifiedById"],
+            "lastModifiedByName": users.get(rec["lastModifiedById"], "Sandbox"),
+            "lastModifiedDate": iso(rec["lastModifiedDate"]),
+            "manageableState": "unmanaged",
+            "type": type_name,
+        }
