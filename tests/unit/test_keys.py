@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from provisioner.errors import ProvisionerError
 from provisioner.keys import (
@@ -58,7 +58,7 @@ def test_private_key_is_pkcs8_and_certificate_fields(material: KeyMaterial) -> N
     public_key = cert.public_key()
     assert isinstance(public_key, rsa.RSAPublicKey)
     assert public_key.public_numbers().e == 65537
-    basic = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS)
+    basic = cert.extensions.get_extension_for_class(x509.BasicConstraints)
     assert basic.critical and basic.value.ca is False
     usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     assert usage.digital_signature and not usage.key_cert_sign and not usage.key_encipherment

@@ -1,0 +1,499 @@
+"""The state file: what provisioner last did, per app, and never a secret.
+
+The state records fingerprints, public certificates, consumer keys (not secret) and Workflow²
+record ids, so the planner can tell drift it cannot read back (consumer secrets, credential
+secrets) and roll back a failed rotation. It is a versioned JSON document
+(``schemas/state.schema.json``) with a ``lineage`` (which deployment it belongs to) and a ``serial``
+(bumped on every save, so a saved plan or a concurrent writer can be detected). Writes are atomic
+(temporary file, fsync, rename), mode 0600, and guarded by a lock file next to the state that
+only ``provisioner force-unlock ID`` removes on someone else's behalf (no silent lock stealing).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import socket
+import tempfile
+import types
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar, Union, cast, get_args, get_origin, get_type_hints
+
+import jsonschema
+
+from provisioner.errors import StateError, StateLockedError
+from provisioner.keys import certificate_info
+
+STATE_VERSION = 1
+DEFAULT_STATE_PATH = Path(".provisioner/state.json")
+SCHEMA_FILE = "state.schema.json"
+#: A private key in any PEM flavour (PKCS#8, PKCS#1, encrypted, EC, OpenSSH).
+_PRIVATE_KEY_MARKER = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+
+__all__ = [
+    "DEFAULT_STATE_PATH",
+    "STATE_VERSION",
+    "AppState",
+    "CertificateRecord",
+    "CredentialRecord",
+    "LockInfo",
+    "Rotation",
+    "State",
+    "StateStore",
+    "assert_no_secrets",
+    "default_owner",
+    "format_time",
+    "parse_time",
+]
+
+
+def format_time(moment: datetime) -> str:
+    """An aware datetime as ISO 8601 UTC with a ``Z`` suffix (the state's spelling)."""
+    if moment.tzinfo is None:
+        raise ValueError("state timestamps must be timezone-aware")
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """The inverse of :func:`format_time` (accepts any ISO 8601 offset)."""
+    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, JsonRecord):
+        return value.to_json()
+    if isinstance(value, Mapping):
+        return {key: _encode(value[key]) for key in sorted(value)}
+    return value
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):  # "X | None": decode as X
+        return _decode(next(a for a in args if a is not type(None)), value)
+    if hint is datetime:
+        return parse_time(value)
+    if isinstance(hint, type) and issubclass(hint, JsonRecord):
+        return hint.from_json(value)
+    if origin in (Mapping, dict):
+        return {key: _decode(args[1], item) for key, item in value.items()}
+    return value
+
+
+_R = TypeVar("_R", bound="JsonRecord")
+
+
+class JsonRecord:
+    """Mixin for the state's frozen dataclasses: snake_case fields <-> camelCase JSON keys.
+
+    Datetimes are stored as UTC ISO 8601 strings; nested records and maps of records recurse. The
+    schema, not this codec, decides which keys are required.
+    """
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of this record."""
+        return {_camel(f.name): _encode(getattr(self, f.name)) for f in fields(cast(Any, self))}
+
+    @classmethod
+    def from_json(cls: type[_R], doc: Mapping[str, Any]) -> _R:
+        """Read a JSON object written by :meth:`to_json` (already validated by the schema)."""
+        hints = get_type_hints(cls)
+        values = {
+            f.name: _decode(hints[f.name], doc[_camel(f.name)])
+            for f in fields(cast(Any, cls))
+            if _camel(f.name) in doc
+        }
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class CertificateRecord(JsonRecord):
+    """A certificate the tool deployed: its public facts and the PEM, kept for rollback."""
+
+    fingerprint: str
+    public_key_fingerprint: str
+    serial: str
+    not_before: datetime
+    not_after: datetime
+    pem: str
+
+    @classmethod
+    def from_pem(cls, pem: str) -> CertificateRecord:
+        """The record of a PEM certificate (fingerprints and dates read from it)."""
+        info = certificate_info(pem)
+        return cls(
+            info.fingerprint,
+            info.public_key_fingerprint,
+            info.serial,
+            info.not_before,
+            info.not_after,
+            pem,
+        )
+
+
+@dataclass(frozen=True)
+class Rotation(JsonRecord):
+    """When a key was last rotated and why (``due by policy``, ``forced``...)."""
+
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class CredentialRecord(JsonRecord):
+    """A Workflow² credential the tool wrote: where, its record id, and fingerprints of its fields."""
+
+    instance: str
+    name: str
+    type: str
+    record_id: str | None
+    sink: str
+    field_fingerprints: Mapping[str, str]
+    updated_at: datetime
+
+    @property
+    def key(self) -> str:
+        """The key of this record in :attr:`AppState.credentials`: ``instance/name``."""
+        return f"{self.instance}/{self.name}"
+
+
+@dataclass(frozen=True)
+class AppState(JsonRecord):
+    """What the tool knows about one app (keyed in :attr:`State.apps` by spec ``metadata.name``)."""
+
+    org: str
+    api_name: str
+    app_type: str
+    consumer_key: str
+    created_at: datetime
+    consumer_secret_fingerprint: str | None = None
+    certificate: CertificateRecord | None = None
+    previous_certificate: CertificateRecord | None = None
+    last_rotation: Rotation | None = None
+    credentials: Mapping[str, CredentialRecord] = field(default_factory=dict)
+
+    def with_credential(self, record: CredentialRecord) -> AppState:
+        """A copy with ``record`` added or replaced under its ``instance/name`` key."""
+        return replace(self, credentials={**self.credentials, record.key: record})
+
+
+@dataclass
+class State:
+    """The whole state: lineage (None until first saved), serial (0 until first saved), apps."""
+
+    lineage: str | None = None
+    serial: int = 0
+    apps: dict[str, AppState] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document of the state file (lineage/serial as they are; save assigns them)."""
+        return {
+            "version": STATE_VERSION,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "apps": {name: self.apps[name].to_json() for name in sorted(self.apps)},
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any], *, source: str = "state") -> State:
+        """Validate a state document against the schema and read it."""
+        _check_document(doc, source)
+        return cls(
+            lineage=doc["lineage"],
+            serial=doc["serial"],
+            apps={name: AppState.from_json(app) for name, app in doc["apps"].items()},
+        )
+
+
+def _schema_path() -> Path:
+    # An installed wheel carries the schemas in provisioner/_schemas; a checkout in <repo>/schemas.
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_schemas", package.parent / "schemas"):
+        if (candidate / SCHEMA_FILE).is_file():
+            return candidate / SCHEMA_FILE
+    raise StateError(f"{SCHEMA_FILE} is missing from the installation", "reinstall provisioner")
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(_schema_path().read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _check_document(doc: Any, source: str) -> None:
+    if not isinstance(doc, Mapping):
+        raise StateError(f"{source} is not a JSON object", _CORRUPT_HINT)
+    version = doc.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION:
+        raise StateError(
+            f"{source} has format version {version}; this provisioner reads version {STATE_VERSION}",
+            "it was written by a newer provisioner: upgrade provisioner to use this state",
+        )
+    assert_no_secrets(doc, source)
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(doc))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        # jsonschema's own messages quote the offending value; name only the broken rule instead,
+        # so a secret pasted into the file by mistake is never echoed.
+        if error.validator in ("required", "additionalProperties"):
+            what = error.message
+        else:
+            what = f"fails {error.validator} {json.dumps(error.validator_value)[:80]}"
+        raise StateError(f"{source} is invalid at {where}: {what}", _CORRUPT_HINT)
+
+
+_CORRUPT_HINT = (
+    "the file was edited or damaged; restore it from its .backup copy next to it or from version "
+    "control, or move it away to start from an empty state (provisioner then re-adopts apps)"
+)
+
+
+def assert_no_secrets(value: Any, where: str = "the state") -> None:
+    """Raise :class:`StateError` if any string inside ``value`` holds a PEM private key."""
+    if isinstance(value, str):
+        if _PRIVATE_KEY_MARKER.search(value):
+            raise StateError(
+                f"{where} contains a PEM private key",
+                "only fingerprints and public certificates belong there: remove the key and "
+                "treat it as leaked (rotate it)",
+            )
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            assert_no_secrets(key, where)
+            assert_no_secrets(item, where)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            assert_no_secrets(item, where)
+
+
+def default_owner() -> str:
+    """Who takes a lock: ``user@host pid N``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+
+
+@dataclass(frozen=True)
+class LockInfo(JsonRecord):
+    """The content of the lock file: who holds the state, for what, since when."""
+
+    id: str
+    owner: str
+    operation: str
+    created: datetime
+
+    def age(self, now: datetime | None = None) -> str:
+        """How long the lock has been held, e.g. ``3m12s``."""
+        seconds = int(((now or datetime.now(timezone.utc)) - self.created).total_seconds())
+        days, rest = divmod(max(seconds, 0), 86400)
+        hours, rest = divmod(rest, 3600)
+        minutes, secs = divmod(rest, 60)
+        if days:
+            return f"{days}d{hours}h"
+        if hours:
+            return f"{hours}h{minutes:02d}m"
+        return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+    def liveness(self) -> str:
+        """`` (that process is no longer running)`` when the owner is a dead process on this host."""
+        match = re.fullmatch(r".+@(?P<host>\S+) pid (?P<pid>\d+)", self.owner)
+        if match is None or match["host"] != socket.gethostname():
+            return ""
+        try:
+            os.kill(int(match["pid"]), 0)
+        except ProcessLookupError:
+            return " (that process is no longer running)"
+        except (OSError, OverflowError):
+            return ""
+        return ""
+
+
+class StateStore:
+    """The state file at ``path`` with its lock (``.lock``), backup and journal next to it."""
+
+    def __init__(self, path: Path | str = DEFAULT_STATE_PATH) -> None:
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.backup_path = self.path.with_name(self.path.name + ".backup")
+        self.journal_path = self.path.with_name(self.path.name + ".journal")
+
+    def _read_document(self) -> dict[str, Any] | None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(
+                f"cannot read the state file {self.path}: {exc.strerror}",
+                "check the file's permissions",
+            ) from exc
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StateError(
+                f"the state file {self.path} is not valid JSON", _CORRUPT_HINT
+            ) from exc
+        if not isinstance(doc, dict):
+            raise StateError(f"the state file {self.path} is not a JSON object", _CORRUPT_HINT)
+        return doc
+
+    def load(self) -> State:
+        """The saved state, or an empty one when the file does not exist yet."""
+        doc = self._read_document()
+        if doc is None:
+            return State()
+        return State.from_json(doc, source=f"the state file {self.path}")
+
+    def save(self, state: State, *, expected_serial: int) -> State:
+        """Write ``state`` atomically and return it as written (new serial, lineage assigned).
+
+        Refuses when the file's serial is not ``expected_serial`` (someone else wrote since it was
+        read) or the file belongs to another lineage. The caller should hold :meth:`lock`.
+        """
+        current = self._read_document()
+        on_disk_serial = 0 if current is None else int(current.get("serial", 0))
+        on_disk_lineage = None if current is None else current.get("lineage")
+        if on_disk_serial != expected_serial:
+            raise StateError(
+                f"the state file {self.path} changed while this run was working "
+                f"(serial {on_disk_serial}, expected {expected_serial})",
+                "another run wrote it; run plan again to start from the current state",
+            )
+        if on_disk_lineage is not None and state.lineage not in (None, on_disk_lineage):
+            raise StateError(
+                f"the state file {self.path} belongs to lineage {on_disk_lineage}, "
+                f"not {state.lineage}",
+                "you are mixing states of two deployments; check the --state path",
+            )
+        lineage = state.lineage or on_disk_lineage or str(uuid.uuid4())
+        saved = State(lineage=lineage, serial=expected_serial + 1, apps=dict(state.apps))
+        doc = saved.to_json()
+        _check_document(doc, "the state to save")
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if current is not None:
+            _atomic_write(self.backup_path, json.dumps(current, indent=2, sort_keys=True) + "\n")
+        _atomic_write(self.path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        return saved
+
+    @contextmanager
+    def lock(self, owner: str, operation: str) -> Iterator[LockInfo]:
+        """Hold the state lock while the block runs.
+
+        The lock file is created with O_EXCL, so exactly one run gets it; a held lock raises
+        :class:`StateLockedError` naming its holder and the ``force-unlock`` command. A lock left by
+        a dead run is never taken over silently: a person decides, with ``force-unlock``.
+        """
+        info = LockInfo(str(uuid.uuid4()), owner, operation, datetime.now(timezone.utc))
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise self._locked_error() from None
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(info.to_json(), indent=2) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            yield info
+        finally:
+            # Remove only our own lock: after a force-unlock another run may hold a new one.
+            current = self._read_lock_file()
+            if current is not None and current.id == info.id:
+                self.lock_path.unlink(missing_ok=True)
+
+    def _read_lock_file(self) -> LockInfo | None:
+        try:
+            return LockInfo.from_json(json.loads(self.lock_path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # Torn by a crash between create and write, or edited by hand.
+            raise StateError(
+                f"the lock file {self.lock_path} is unreadable",
+                f"if no provisioner run is active on {self.path}, delete {self.lock_path}",
+            ) from exc
+
+    def _locked_error(self) -> StateError:
+        try:
+            held = self._read_lock_file()
+        except StateError as exc:
+            return exc
+        if held is None:  # released between our attempt and the read
+            return StateLockedError(
+                f"the state {self.path} was locked by another run a moment ago", "run again"
+            )
+        state_opt = "" if self.path == DEFAULT_STATE_PATH else f" --state {self.path}"
+        return StateLockedError(
+            f"the state {self.path} is locked by {held.owner} for {held.operation!r} since "
+            f"{format_time(held.created)} ({held.age()} ago){held.liveness()}",
+            f"wait for that run to finish; if it died, release the lock with: "
+            f"provisioner force-unlock {held.id}{state_opt}",
+        )
+
+    def read_lock(self) -> LockInfo | None:
+        """The current lock, or None when the state is not locked."""
+        return self._read_lock_file()
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        """Remove the lock when its id is ``lock_id`` and return what was removed."""
+        held = self._read_lock_file()
+        if held is None:
+            raise StateError(f"the state {self.path} is not locked", "there is nothing to unlock")
+        if held.id != lock_id.strip():
+            raise StateError(
+                f"lock {lock_id} is not the lock on {self.path} (that one is held by {held.owner} "
+                f"for {held.operation!r} since {format_time(held.created)})",
+                "copy the ID from the 'is locked' error of a run made just now; a newer run may "
+                "have taken the lock since",
+            )
+        self.lock_path.unlink(missing_ok=True)
+        return held
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write via a 0600 temp file in the same folder, fsync, rename, then fsync the folder."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the rename itself durable; not every platform can open a directory.
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
