@@ -1,0 +1,76 @@
+"""Fixtures for the Salesforce adapter tests: keys, canaries, a scripted token server, the sandbox."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from provisioner.secret import Secret
+from tests.salesforce.scripted_server import Script, scripted_server
+
+
+def pem_of(key: rsa.RSAPrivateKey) -> str:
+    """PKCS#8 PEM text of ``key``."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> rsa.RSAPrivateKey:
+    """One RSA key for the whole session (generation is the slow part)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def canary_key_pem(rsa_key: rsa.RSAPrivateKey) -> str:
+    """The planted private key: no exception text may ever contain any line of its body."""
+    return pem_of(rsa_key)
+
+
+@pytest.fixture(scope="session")
+def canary_token() -> str:
+    """A planted refresh/access token."""
+    return "CANARYTOKEN" + secrets.token_hex(16)
+
+
+@pytest.fixture
+def script() -> Iterator[Script]:
+    """A scripted token endpoint on loopback."""
+    with scripted_server() as s:
+        yield s
+
+
+def assert_no_canary(text: str, *canaries: str) -> None:
+    """Fail when ``text`` contains a canary or any 20-character run of a canary PEM body."""
+    for canary in canaries:
+        assert canary not in text
+        body = "".join(line for line in canary.splitlines() if not line.startswith("-----"))
+        for i in range(0, max(0, len(body) - 20), 20):
+            assert body[i : i + 20] not in text
+
+
+def error_text(exc: BaseException) -> str:
+    """Everything an exception chain could show a user: messages, hints, reprs, causes."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        parts += [
+            str(current),
+            repr(current),
+            str(getattr(current, "hint", "")),
+            repr(current.args),
+        ]
+        current = current.__cause__ or current.__context__
+    return "\n".join(parts)
+
+
+__all__ = ["Secret", "assert_no_canary", "error_text", "pem_of"]
