@@ -105,7 +105,9 @@ def _generated(
     if consumer_key is not None:
         out["consumerKey"] = consumer_key
     elif placeholders:
-        out["consumerKey"] = Placeholder(GENERATED)
+        out["consumerKey"] = Placeholder(
+            f"{GENERATED} for a new app; an existing app keeps its own"
+        )
     if consumer_secret is not None:
         out["consumerSecret"] = consumer_secret
     elif placeholders and any(c.type == "oauth2" for c in app.credentials):
