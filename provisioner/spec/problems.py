@@ -82,16 +82,24 @@ class ProblemSink:
 
     def __init__(self) -> None:
         self.items: list[Problem] = []
+        self._seen: set[tuple[str, SourceLocation, str]] = set()
+
+    def add(self, problem: Problem) -> None:
+        """Record a problem once (schema branches can report the same thing twice)."""
+        key = (problem.severity, problem.location, problem.message)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.items.append(problem)
 
     def error(self, location: SourceLocation, message: str, json_path: str = "",
               hint: str | None = None) -> None:
         """Record an error."""
-        self.items.append(Problem("error", location, message, json_path, hint))
+        self.add(Problem("error", location, message, json_path, hint))
 
     def warning(self, location: SourceLocation, message: str, json_path: str = "",
                 hint: str | None = None) -> None:
         """Record a warning."""
-        self.items.append(Problem("warning", location, message, json_path, hint))
+        self.add(Problem("warning", location, message, json_path, hint))
 
     @property
     def error_count(self) -> int:

@@ -24,6 +24,17 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _NULL_TAG = "tag:yaml.org,2002:null"
+_ALIAS_TAG = "!provisioner/rejected-alias"
+
+
+class RejectedAlias:
+    """Stands where an alias was written, so later checks can skip it instead of misreporting."""
+
+    def __repr__(self) -> str:
+        return "<rejected alias>"
+
+
+REJECTED_ALIAS = RejectedAlias()
 
 Report = Callable[[yaml.Mark, str, str], None]
 
@@ -144,7 +155,7 @@ class _NoAliasLoader(yaml.SafeLoader):
             self._report(event.start_mark, "YAML aliases (*name) are not supported",
                          "write the value out in full; aliases and merge keys are rejected so "
                          "that no spec can expand into a huge document")
-            return yaml.ScalarNode(_NULL_TAG, "", event.start_mark, event.end_mark)
+            return yaml.ScalarNode(_ALIAS_TAG, "", event.start_mark, event.end_mark)
         return super().compose_node(parent, index)
 
 
@@ -167,6 +178,8 @@ class _Builder:
             return self._mapping(node, here)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, json_path(here, i)) for i, item in enumerate(node.value)]
+        if node.tag == _ALIAS_TAG:
+            return REJECTED_ALIAS
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
@@ -239,7 +252,10 @@ def read_documents(path: Path, sink: ProblemSink) -> list[Document]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = _loc(path, mark) if mark is not None else SourceLocation(path)
-        sink.error(where, f"YAML syntax error: {_problem_text(exc)}",
+        text = f"YAML syntax error: {_problem_text(exc)}"
+        if exc.context_mark is not None and mark is not exc.context_mark:
+            text += f" (the construct starts at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})"
+        sink.error(where, text,
                    hint="fix the YAML at this position (indentation, a missing ':' or an unclosed quote)")
         return []
     except yaml.YAMLError as exc:  # ReaderError: control characters, no mark

@@ -20,15 +20,16 @@ from jsonschema.exceptions import best_match
 from provisioner import scopes
 from provisioner.model import API_GROUP, KINDS
 from provisioner.spec.problems import ProblemSink, json_path
-from provisioner.spec.reader import Document
+from provisioner.spec.reader import REJECTED_ALIAS, Document
 from provisioner.spec.schemas import kind_schema
 
 _SECRET_HINT = (
     "secrets are never written in a spec: reference them as {env: NAME} (an environment "
     "variable) or {file: PATH} (a file, relative to the spec file)"
 )
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/@+ -]{1,40}$")
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/@+# -]{1,60}$")
 _SECRETISH_KEY = re.compile(r"secret|password|passwd|token|private|apikey|api_key", re.I)
+_REQUIRED_MESSAGE = re.compile(r"^'(.+)' is a required property$")
 _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
                "integer": "an integer", "number": "a number", "boolean": "true or false",
                "null": "empty"}
@@ -36,7 +37,9 @@ _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
 
 @cache
 def _validator(kind: str) -> Draft202012Validator:
-    return Draft202012Validator(kind_schema(kind), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    # No format checker: patterns carry the real rules, and a format check would report the same
+    # value twice (and change with the optional packages installed).
+    return Draft202012Validator(kind_schema(kind))
 
 
 def shown(value: Any) -> str:
@@ -94,9 +97,23 @@ def check_document(doc: Document, sink: ProblemSink) -> str | None:
     for error in _validator(kind).iter_errors(data):
         if error.validator == "const" and list(error.absolute_path) == ["apiVersion"]:
             continue  # reported above with a better message
+        if error.instance is REJECTED_ALIAS:
+            continue  # the alias itself was reported by the reader
         _report(doc, error, sink)
     _scan_literals(doc, data, "", sink)
+    if _has_alias(data):
+        return None  # the reader reported it; the document cannot be used as written
     return kind if sink.error_count == before else None
+
+
+def _has_alias(node: Any) -> bool:
+    if node is REJECTED_ALIAS:
+        return True
+    if isinstance(node, dict):
+        return any(_has_alias(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_alias(v) for v in node)
+    return False
 
 
 def _schema(error: ValidationError) -> dict[str, Any]:
@@ -117,6 +134,8 @@ def _report(doc: Document, error: ValidationError, sink: ProblemSink) -> None:
     if keyword == "required":
         missing = _missing(error)
         message = schema.get("errorMessage") or f"missing required field {missing!r}"
+        if path and "errorMessage" not in schema:
+            message += f" in {path}"
         sink.error(doc.location(path), message, json_path(path, missing) if missing else path,
                    schema.get("x-hint"))
         return
@@ -126,10 +145,18 @@ def _report(doc: Document, error: ValidationError, sink: ProblemSink) -> None:
     if keyword in ("anyOf", "oneOf") and "errorMessage" not in schema and error.context:
         _report(doc, best_match(error.context), sink)
         return
-    sink.error(doc.location(path), f"{field}: {_message(error, schema)}", path, schema.get("x-hint"))
+    message = _message(error, schema)
+    custom = "errorMessage" in schema and not (keyword == "pattern" and "patternErrorMessage" in schema)
+    if not custom or message.startswith("must"):
+        message = f"{field} {message}"
+    sink.error(doc.location(path), message, path, schema.get("x-hint"))
 
 
 def _missing(error: ValidationError) -> str:
+    # jsonschema reports one error per missing property; its message names it.
+    found = _REQUIRED_MESSAGE.match(error.message)
+    if found:
+        return found.group(1)
     required = error.validator_value if isinstance(error.validator_value, list) else []
     present = error.instance if isinstance(error.instance, dict) else {}
     return next((str(r) for r in required if r not in present), "")
@@ -139,7 +166,7 @@ def _message(error: ValidationError, schema: dict[str, Any]) -> str:
     keyword = str(error.validator)
     value = error.validator_value
     if keyword == "pattern" and "patternErrorMessage" in schema:
-        return f"must be {schema['patternErrorMessage']}, not {shown(error.instance)}"
+        return f"{schema['patternErrorMessage']} (got {shown(error.instance)})"
     if "errorMessage" in schema:
         return str(schema["errorMessage"])
     if keyword == "enum" and isinstance(value, list):
@@ -151,11 +178,12 @@ def _message(error: ValidationError, schema: dict[str, Any]) -> str:
     simple = {
         "minimum": f"must be at least {value}", "maximum": f"must be at most {value}",
         "exclusiveMinimum": f"must be more than {value}", "minLength": "must not be empty"
-        if value == 1 else f"must be at least {value} characters",
-        "maxLength": f"must be at most {value} characters", "minItems": f"needs at least {value} item(s)",
-        "uniqueItems": "has duplicate items", "minProperties": "must not be empty",
+        if value == 1 else f"must be at least {value} characters long",
+        "maxLength": f"must be at most {value} characters long", "minItems": f"needs at least {value} item(s)",
+        "uniqueItems": "lists an item twice", "minProperties": "must not be empty",
         "maxProperties": f"takes at most {value} field(s)", "format": f"must be a valid {value}",
-        "pattern": "has the wrong format", "not": "is not allowed here", "false": "is not allowed here",
+        "pattern": "has the wrong format", "not": "is not allowed here",
+        "false": "is not allowed here",
     }
     return simple.get(keyword, "is not valid")
 

@@ -2,8 +2,8 @@
 
 In an installed wheel the files sit at ``provisioner/_schemas/`` (hatch force-include); in a
 checkout they are ``<repo>/schemas``. The bundle ``provisioner.schema.json`` is generated from the
-per-kind files by :func:`build_bundle` (``python -m provisioner.spec.schemas`` rewrites it) and a
-test keeps the committed file identical to what the function builds.
+per-kind files by :func:`build_bundle` (``python -c 'from provisioner.spec.schemas import main;
+main()'`` rewrites it) and a test keeps the committed file identical to what the function builds.
 """
 
 from __future__ import annotations
@@ -115,6 +115,3 @@ def main(argv: list[str] | None = None) -> int:
     target.write_text(text, encoding="utf-8")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

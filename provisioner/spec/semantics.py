@@ -78,8 +78,10 @@ def check_app(sink: ProblemSink, doc: Document, app: m.AppSpec, checked: Checked
     explicit = "apiName" in doc.data["spec"]
     for reason in api_name_problems(app.api_name, app.app_type):
         if explicit:
+            hint = ("shorten it" if "characters long" in reason
+                    else "use letters, digits and single underscores, starting with a letter")
             sink.error(doc.location("spec.apiName"), f"API name {app.api_name!r} {reason}", "spec.apiName",
-                       "letters, digits and single underscores, starting with a letter")
+                       hint)
         else:
             sink.error(doc.location("metadata.name"),
                        f"API name {app.api_name!r} derived from metadata.name {reason}", "spec.apiName",
