@@ -289,3 +289,35 @@ def test_lock_info_age() -> None:
     assert info.age(NOW + timedelta(hours=2, minutes=5)) == "2h05m"
     assert info.age(NOW + timedelta(days=3, hours=4)) == "3d4h"
     assert re.fullmatch(r".+@.+ pid \d+", default_owner())
+
+
+def _run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from provisioner.cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(exited.value.code or 0), out, err
+
+
+def test_force_unlock_command(store: StateStore, capsys: pytest.CaptureFixture[str]) -> None:
+    state_opt = ["--state", str(store.path)]
+    code, out, err = _run_cli(["force-unlock", "some-id", *state_opt], capsys)
+    assert (code, out) == (1, "")
+    assert err == f"Error: the state {store.path} is not locked\nhint: there is nothing to unlock\n"
+
+    with store.lock("ci@runner pid 7", "apply") as held:
+        code, out, err = _run_cli(["force-unlock", "wrong-id", *state_opt], capsys)
+        assert code == 1 and "is not the lock" in err and store.read_lock() == held
+        code, out, err = _run_cli(["force-unlock", held.id, *state_opt], capsys)
+        assert code == 0 and err == ""
+        assert out.startswith(f"Released lock {held.id} on {store.path} (held by ci@runner pid 7")
+        assert store.read_lock() is None
+
+
+def test_force_unlock_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run_cli(["force-unlock", "--help"], capsys)
+    assert code == 0
+    assert "Usage: provisioner force-unlock [OPTIONS] LOCK_ID" in out
+    assert "Examples:" in out and "--state envs/prod/state.json" in out
+    assert "[default: .provisioner/state.json]" in " ".join(out.split())

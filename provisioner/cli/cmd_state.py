@@ -1,0 +1,48 @@
+"""``provisioner force-unlock``: release a state lock left behind by a run that died."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from provisioner.state import DEFAULT_STATE_PATH, StateStore, format_time
+
+FORCE_UNLOCK_EPILOG = """\b
+Examples:
+  provisioner force-unlock 3f2b8c1e-5d0a-4e7b-9c61-2a8f0d4b7e90
+  provisioner force-unlock 3f2b8c1e-5d0a-4e7b-9c61-2a8f0d4b7e90 --state envs/prod/state.json
+
+\b
+LOCK_ID is printed by the run that found the state locked:
+  Error: the state .provisioner/state.json is locked by ci@runner-7 pid 4121 for 'apply' ...
+  hint: ... release the lock with: provisioner force-unlock LOCK_ID
+Only the lock with that ID is removed, so a lock taken since by a new run stays. Release a lock
+only when its run is dead: two runs writing the same org and state at once can lose state.
+"""
+
+
+@click.command(
+    "force-unlock",
+    epilog=FORCE_UNLOCK_EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.argument("lock_id", metavar="LOCK_ID")
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_STATE_PATH,
+    show_default=True,
+    help="The state file whose lock to release.",
+)
+def force_unlock(lock_id: str, state_path: Path) -> None:
+    """Release the state lock LOCK_ID held by a run that no longer runs.
+
+    provisioner never takes over a lock by itself, even an old one: a person decides here.
+    """
+    removed = StateStore(state_path).force_unlock(lock_id)
+    click.echo(
+        f"Released lock {removed.id} on {state_path} "
+        f"(held by {removed.owner} for {removed.operation!r} since {format_time(removed.created)})."
+    )
