@@ -45,8 +45,13 @@ mkdir -p "${NODE_DIR}" "${N8N_DIR}"
 
 log "installing ${NODE_SPEC} into ${NODE_DIR}"
 (cd "${NODE_DIR}" && npm install "${NODE_SPEC}" </dev/null)
+NODE_BIN="${NODE_DIR}/node_modules/node/bin/node"
+# The `node` package fetches its binary in a preinstall script; if npm skipped it, say so.
+[[ -x "${NODE_BIN}" ]] || { log "no Node binary at ${NODE_BIN}: npm did not run the node package's install script"; exit 1; }
+node_version=$("${NODE_BIN}" --version)
+[[ "${node_version}" == v24.* ]] || { log "expected Node 24, got ${node_version}"; exit 1; }
 export PATH="${NODE_DIR}/node_modules/node/bin:${PATH}"
-log "using node $(node --version) from $(command -v node)"
+log "using node ${node_version} from $(command -v node)"
 
 log "installing n8n@${N8N_VERSION} into ${N8N_DIR} (several minutes)"
 (cd "${N8N_DIR}" && npm install "n8n@${N8N_VERSION}" --omit=dev --ignore-scripts </dev/null)

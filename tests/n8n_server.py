@@ -255,7 +255,7 @@ def workflow2_server(
     if install is None:
         message = (
             f"n8n {N8N_VERSION} is not installed in {n8n_cache_dir()}; "
-            "run .ci/install-n8n.sh (about 7 minutes, once) to run the workflow2 tests"
+            "run .ci/install-n8n.sh (once; a few minutes) to run the workflow2 tests"
         )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message, pytrace=False)
