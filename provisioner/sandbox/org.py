@@ -90,15 +90,15 @@ class Org:
             "jobs": {}, "bootstrap": {},
         }
         store = Store(data, self.clock, 0.0, data["users"][0]["id"])
-        data["org"]["settings"]["connectedAppCreationDisabled"] = False  # seeding may add any app
+        creation_disabled = settings["connectedAppCreationDisabled"]
+        settings["connectedAppCreationDisabled"] = False  # seeding may add any app
         comps = bootstrap_components(seed, certificate) + list(seed.get("components") or [])
         for comp in comps:
             _created, problems = store.save(str(comp["type"]), dict(comp["metadata"]), "upsert")
             if problems:
                 raise SeedError(f"seed component {comp['metadata'].get('fullName')}: "
                                 + "; ".join(p.message for p in problems))
-        data["org"]["settings"]["connectedAppCreationDisabled"] = settings[
-            "connectedAppCreationDisabled"]
+        settings["connectedAppCreationDisabled"] = creation_disabled
         boot = seed.get("bootstrap") or {}
         name = str(boot.get("name", "Provisioner_Bootstrap"))
         global_md = store.records(c.ECA_GLOBAL)[f"{name}_glbloauth"]["metadata"]

@@ -4,22 +4,15 @@ a pyjwt-signed JWT bearer login, and an unmodified simple-salesforce client on t
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
-import requests
+from sandbox_helpers import client_for
 from simple_salesforce import Salesforce
 
 from provisioner.sandbox import SandboxOptions, SandboxServer
-
-API_VERSION = "63.0"
-DEPLOY_PASSWORD = "sandbox-deploy-Passw0rd"
-BOOTSTRAP_SECRET = "SandboxBootstrapSecret0001"
-INTEGRATION_USER = "integration@sandbox.provisioner.test"
 
 
 @pytest.fixture(scope="session")
@@ -59,40 +52,6 @@ def make_sandbox(template_dir: Path, tmp_path: Path) -> Iterator[Callable[..., S
 def sandbox(make_sandbox: Callable[..., SandboxServer]) -> SandboxServer:
     """A running sandbox with the default seed."""
     return make_sandbox()
-
-
-def assertion(client_id: str, username: str, key_pem: bytes | str, aud: str,
-              exp: Any = None) -> str:
-    """A JWT bearer assertion, signed as the tool signs it."""
-    claims = {"iss": client_id, "sub": username, "aud": aud,
-              "exp": int(time.time()) + 120 if exp is None else exp}
-    return jwt.encode(claims, key_pem, algorithm="RS256")
-
-
-def token_request(url: str, data: dict[str, str]) -> requests.Response:
-    """POST to the sandbox token endpoint (TLS verified through REQUESTS_CA_BUNDLE)."""
-    return requests.post(f"{url}/services/oauth2/token", data=data, timeout=10)
-
-
-def jwt_login(srv: SandboxServer, client_id: str | None = None, username: str | None = None,
-              key_pem: bytes | None = None, aud: str | None = None,
-              exp: Any = None) -> requests.Response:
-    """A JWT bearer token exchange; defaults are the deploy credentials and My Domain audience."""
-    creds = srv.deploy_credentials()
-    return token_request(srv.url, {
-        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-        "assertion": assertion(client_id or creds.client_id, username or creds.username,
-                               key_pem or creds.private_key_path.read_bytes(), aud or srv.url, exp),
-    })
-
-
-def client_for(srv: SandboxServer, token: str | None = None) -> Salesforce:
-    """An unmodified simple-salesforce client with a session from a JWT bearer login."""
-    if token is None:
-        resp = jwt_login(srv)
-        assert resp.status_code == 200, resp.text
-        token = resp.json()["access_token"]
-    return Salesforce(instance_url=srv.url, session_id=token, version=API_VERSION)
 
 
 @pytest.fixture
