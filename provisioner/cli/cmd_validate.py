@@ -68,13 +68,17 @@ def render_text(result: ValidationResult, color: bool) -> str:
     files = _plural(len(result.files), "file")
     if result.desired is not None:
         d = result.desired
-        summary = (f"valid: {files}, {_plural(len(d.orgs), 'org')}, "
-                   f"{_plural(len(d.instances), 'instance')}, {_plural(len(d.apps), 'app')}")
+        summary = (
+            f"valid: {files}, {_plural(len(d.orgs), 'org')}, "
+            f"{_plural(len(d.instances), 'instance')}, {_plural(len(d.apps), 'app')}"
+        )
         if result.warnings:
             summary += f" ({_plural(len(result.warnings), 'warning')})"
     else:
-        summary = (f"invalid: {_plural(len(result.errors), 'error')}, "
-                   f"{_plural(len(result.warnings), 'warning')} in {files}")
+        summary = (
+            f"invalid: {_plural(len(result.errors), 'error')}, "
+            f"{_plural(len(result.warnings), 'warning')} in {files}"
+        )
     lines.append(summary)
     return "\n".join(lines)
 
@@ -93,10 +97,15 @@ def render_json_result(result: ValidationResult) -> str:
 
 
 @click.command(epilog=VALIDATE_EPILOG)
-@click.argument("paths", nargs=-1, required=True,
-                type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="text for people, json for machines.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for machines.",
+)
 def validate(paths: tuple[Path, ...], output_format: str) -> None:
     """Check spec files and directories offline: schema and semantic checks.
 
@@ -119,8 +128,9 @@ def _kind_choice(value: str | None) -> str | None:
     for kind in KINDS:
         if value.lower() == kind.lower():
             return kind
-    raise click.BadParameter(f"{value!r} is not a kind; choose from {', '.join(KINDS)}",
-                             param_hint="KIND")
+    raise click.BadParameter(
+        f"{value!r} is not a kind; choose from {', '.join(KINDS)}", param_hint="KIND"
+    )
 
 
 @click.command(epilog=SCHEMA_EPILOG)

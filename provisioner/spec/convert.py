@@ -47,8 +47,12 @@ def to_org(doc: Document) -> m.OrgSpec:
     raw_auth: dict[str, Any] = spec.get("auth") or {}
     if "jwt" in raw_auth:
         jwt = raw_auth["jwt"]
-        auth = m.JwtBearerAuth(_value(jwt["clientId"], base), _value(jwt["username"], base),
-                               _secret(jwt["privateKey"], base), jwt.get("tokenUrl"))
+        auth = m.JwtBearerAuth(
+            _value(jwt["clientId"], base),
+            _value(jwt["username"], base),
+            _secret(jwt["privateKey"], base),
+            jwt.get("tokenUrl"),
+        )
     elif "sfdxAuthUrl" in raw_auth:
         auth = m.SfdxAuthUrlAuth(_secret(raw_auth["sfdxAuthUrl"], base))
     elif "accessToken" in raw_auth:
@@ -58,8 +62,9 @@ def to_org(doc: Document) -> m.OrgSpec:
     if "sandbox" in spec:
         box: dict[str, Any] = spec["sandbox"] or {}
         state_dir = _path(box["stateDir"], base) if "stateDir" in box else DEFAULT_SANDBOX_DIR
-        sandbox = m.EmbeddedSandbox(state_dir, float(box.get("propagationDelaySeconds", 0.0)),
-                                    box.get("port"))
+        sandbox = m.EmbeddedSandbox(
+            state_dir, float(box.get("propagationDelaySeconds", 0.0)), box.get("port")
+        )
     return m.OrgSpec(
         name=name_of(doc),
         environment=cast(m.Environment, spec.get("environment", "production")),
@@ -105,22 +110,31 @@ def to_app(doc: Document, environment: m.Environment) -> m.AppSpec:
     cert: m.CertificateSpec | None = None
     if "certificate" in spec:
         c: dict[str, Any] = spec["certificate"] or {}
-        cert = m.CertificateSpec(c.get("keySize", 2048), c.get("validityDays", 365),
-                                 c.get("rotateBeforeDays", 30), c.get("maxAgeDays"))
+        cert = m.CertificateSpec(
+            c.get("keySize", 2048),
+            c.get("validityDays", 365),
+            c.get("rotateBeforeDays", 30),
+            c.get("maxAgeDays"),
+        )
     pol: dict[str, Any] = spec.get("oauthPolicies") or {}
     refresh: dict[str, Any] = pol.get("refreshToken") or {}
     policies = m.OAuthPolicies(
         permitted_users=pol.get("permittedUsers", "adminApprovedPreAuthorized"),
         ip_relaxation=pol.get("ipRelaxation", "enforce"),
-        refresh_token=m.RefreshTokenPolicy(refresh.get("policy", "infinite"),
-                                           refresh.get("value"), refresh.get("unit")),
+        refresh_token=m.RefreshTokenPolicy(
+            refresh.get("policy", "infinite"), refresh.get("value"), refresh.get("unit")
+        ),
         session_timeout_minutes=pol.get("sessionTimeoutMinutes"),
     )
     pre: dict[str, Any] = spec.get("preAuthorized") or {}
     credentials = tuple(
         m.CredentialSpec(
-            type=c["type"], instance=c["instance"], name=c["name"], environment=environment,
-            source=doc.location(f"spec.credentials[{i}]"), username=c.get("username"),
+            type=c["type"],
+            instance=c["instance"],
+            name=c["name"],
+            environment=environment,
+            source=doc.location(f"spec.credentials[{i}]"),
+            username=c.get("username"),
             my_domain_url=c.get("myDomainUrl"),
         )
         for i, c in enumerate(spec.get("credentials", []))

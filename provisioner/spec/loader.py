@@ -15,13 +15,17 @@ from provisioner.spec.schema_check import check_document
 _MAX_LISTED = 50
 
 
-def _register(sink: ProblemSink, doc: Document, kind: str, name: str,
-              first: dict[tuple[str, str], Document]) -> bool:
+def _register(
+    sink: ProblemSink, doc: Document, kind: str, name: str, first: dict[tuple[str, str], Document]
+) -> bool:
     key = (kind, name)
     if key in first:
-        sink.error(doc.location("metadata.name"),
-                   f"duplicate {kind} name {name!r} (first defined at {first[key].location('metadata.name')})",
-                   "metadata.name", f"each {kind} needs its own metadata.name")
+        sink.error(
+            doc.location("metadata.name"),
+            f"duplicate {kind} name {name!r} (first defined at {first[key].location('metadata.name')})",
+            "metadata.name",
+            f"each {kind} needs its own metadata.name",
+        )
         return False
     first[key] = doc
     return True
@@ -95,5 +99,7 @@ def load_desired(paths: Sequence[Path]) -> m.Desired:
     if len(errors) > _MAX_LISTED:
         lines.append(f"... and {len(errors) - _MAX_LISTED} more")
     noun = "problem" if len(errors) == 1 else "problems"
-    raise SpecError(f"{len(errors)} {noun} in the specs:\n" + "\n".join(lines),
-                    "fix them and run `provisioner validate` on the same paths")
+    raise SpecError(
+        f"{len(errors)} {noun} in the specs:\n" + "\n".join(lines),
+        "fix them and run `provisioner validate` on the same paths",
+    )

@@ -91,13 +91,15 @@ class ProblemSink:
             self._seen.add(key)
             self.items.append(problem)
 
-    def error(self, location: SourceLocation, message: str, json_path: str = "",
-              hint: str | None = None) -> None:
+    def error(
+        self, location: SourceLocation, message: str, json_path: str = "", hint: str | None = None
+    ) -> None:
         """Record an error."""
         self.add(Problem("error", location, message, json_path, hint))
 
-    def warning(self, location: SourceLocation, message: str, json_path: str = "",
-                hint: str | None = None) -> None:
+    def warning(
+        self, location: SourceLocation, message: str, json_path: str = "", hint: str | None = None
+    ) -> None:
         """Record a warning."""
         self.add(Problem("warning", location, message, json_path, hint))
 

@@ -70,18 +70,23 @@ def expand_paths(paths: list[Path], sink: ProblemSink) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found = sorted(
-                p for p in path.rglob("*")
-                if p.suffix.lower() in SPEC_SUFFIXES and p.is_file()
+                p for p in path.rglob("*") if p.suffix.lower() in SPEC_SUFFIXES and p.is_file()
             )
             if not found:
-                sink.error(SourceLocation(path), f"no *.yaml or *.yml files in directory {path}",
-                           hint="pass spec files, or a directory that contains them")
+                sink.error(
+                    SourceLocation(path),
+                    f"no *.yaml or *.yml files in directory {path}",
+                    hint="pass spec files, or a directory that contains them",
+                )
             out.extend(found)
         elif path.exists():
             out.append(path)
         else:
-            sink.error(SourceLocation(path), f"{path} does not exist",
-                       hint="check the path; directories are searched recursively")
+            sink.error(
+                SourceLocation(path),
+                f"{path} does not exist",
+                hint="check the path; directories are searched recursively",
+            )
     seen: set[Path] = set()
     unique: list[Path] = []
     for p in out:
@@ -99,19 +104,26 @@ def read_text(path: Path, sink: ProblemSink) -> str | None:
         with path.open("rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        sink.error(here, f"cannot read {path}: {exc.strerror or type(exc).__name__}",
-                   hint="check that the file exists and is readable")
+        sink.error(
+            here,
+            f"cannot read {path}: {exc.strerror or type(exc).__name__}",
+            hint="check that the file exists and is readable",
+        )
         return None
     if len(raw) > MAX_FILE_BYTES:
-        sink.error(here, f"file is larger than {MAX_FILE_BYTES // 1024} KiB",
-                   hint="a spec is a small text file; split it or check that this is the right file")
+        sink.error(
+            here,
+            f"file is larger than {MAX_FILE_BYTES // 1024} KiB",
+            hint="a spec is a small text file; split it or check that this is the right file",
+        )
         return None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         sink.error(here, "file is UTF-16 encoded", hint="save the spec as UTF-8")
         return None
     if b"\x00" in raw:
-        sink.error(here, "file is binary (contains NUL bytes), not YAML",
-                   hint="pass only YAML spec files")
+        sink.error(
+            here, "file is binary (contains NUL bytes), not YAML", hint="pass only YAML spec files"
+        )
         return None
     try:
         text = raw.decode("utf-8")
@@ -119,13 +131,19 @@ def read_text(path: Path, sink: ProblemSink) -> str | None:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
         column = exc.start - (before.rfind(b"\n") + 1) + 1
-        sink.error(SourceLocation(path, line, column),
-                   f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
-                   hint="save the spec as UTF-8")
+        sink.error(
+            SourceLocation(path, line, column),
+            f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+            hint="save the spec as UTF-8",
+        )
         return None
     text = text.removeprefix("\ufeff")
     if not text.strip():
-        sink.error(here, "file is empty", hint="write at least one document with apiVersion, kind, metadata and spec")
+        sink.error(
+            here,
+            "file is empty",
+            hint="write at least one document with apiVersion, kind, metadata and spec",
+        )
         return None
     return text
 
@@ -135,9 +153,11 @@ def _tab_problems(path: Path, text: str, sink: ProblemSink) -> bool:
     for number, line in enumerate(text.splitlines(), start=1):
         indent = line[: len(line) - len(line.lstrip(" \t"))]
         if "\t" in indent:
-            sink.error(SourceLocation(path, number, indent.index("\t") + 1),
-                       "tab character in indentation",
-                       hint="YAML indents with spaces only; replace the tab with spaces")
+            sink.error(
+                SourceLocation(path, number, indent.index("\t") + 1),
+                "tab character in indentation",
+                hint="YAML indents with spaces only; replace the tab with spaces",
+            )
             found = True
     return found
 
@@ -152,9 +172,12 @@ class _NoAliasLoader(yaml.SafeLoader):
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.get_event()  # type: ignore[no-untyped-call]
-            self._report(event.start_mark, "YAML aliases (*name) are not supported",
-                         "write the value out in full; aliases and merge keys are rejected so "
-                         "that no spec can expand into a huge document")
+            self._report(
+                event.start_mark,
+                "YAML aliases (*name) are not supported",
+                "write the value out in full; aliases and merge keys are rejected so "
+                "that no spec can expand into a huge document",
+            )
             return yaml.ScalarNode(_ALIAS_TAG, "", event.start_mark, event.end_mark)
         return super().compose_node(parent, index)
 
@@ -183,7 +206,9 @@ class _Builder:
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
-            self.sink.error(_loc(self.path, node.start_mark), f"invalid value: {_problem_text(exc)}", here)
+            self.sink.error(
+                _loc(self.path, node.start_mark), f"invalid value: {_problem_text(exc)}", here
+            )
             return None
 
     def _mapping(self, node: yaml.MappingNode, here: str) -> dict[str, Any]:
@@ -192,19 +217,31 @@ class _Builder:
         for key_node, value_node in node.value:
             where = _loc(self.path, key_node.start_mark)
             if key_node.tag == _MERGE_TAG:
-                self.sink.error(where, "YAML merge keys (<<) are not supported", here,
-                                "write the keys out in full")
+                self.sink.error(
+                    where,
+                    "YAML merge keys (<<) are not supported",
+                    here,
+                    "write the keys out in full",
+                )
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR_TAG:
                 shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
-                self.sink.error(where, f"mapping key {shown!r} is not a string", here,
-                                "keys are field names; quote the key if it is meant literally")
+                self.sink.error(
+                    where,
+                    f"mapping key {shown!r} is not a string",
+                    here,
+                    "keys are field names; quote the key if it is meant literally",
+                )
                 continue
             key = str(key_node.value)
             child = json_path(here, key)
             if key in first_seen:
-                self.sink.error(where, f"duplicate key {key!r} (first written on line {first_seen[key]})",
-                                child, "remove one of them; YAML keeps only one value per key")
+                self.sink.error(
+                    where,
+                    f"duplicate key {key!r} (first written on line {first_seen[key]})",
+                    child,
+                    "remove one of them; YAML keeps only one value per key",
+                )
                 continue
             first_seen[key] = where.line
             self.marks[child] = where
@@ -255,8 +292,11 @@ def read_documents(path: Path, sink: ProblemSink) -> list[Document]:
         text = f"YAML syntax error: {_problem_text(exc)}"
         if exc.context_mark is not None and mark is not exc.context_mark:
             text += f" (the construct starts at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})"
-        sink.error(where, text,
-                   hint="fix the YAML at this position (indentation, a missing ':' or an unclosed quote)")
+        sink.error(
+            where,
+            text,
+            hint="fix the YAML at this position (indentation, a missing ':' or an unclosed quote)",
+        )
         return []
     except yaml.YAMLError as exc:  # ReaderError: control characters, no mark
         position = getattr(exc, "position", None)
@@ -264,10 +304,16 @@ def read_documents(path: Path, sink: ProblemSink) -> list[Document]:
         if isinstance(position, int):
             line = text.count("\n", 0, position) + 1
             column = position - (text.rfind("\n", 0, position) + 1) + 1
-        sink.error(SourceLocation(path, line, column), f"YAML error: {_problem_text(exc)}",
-                   hint="remove control characters; a spec is plain text")
+        sink.error(
+            SourceLocation(path, line, column),
+            f"YAML error: {_problem_text(exc)}",
+            hint="remove control characters; a spec is plain text",
+        )
         return []
     if not docs:
-        sink.error(SourceLocation(path), "file contains no YAML documents",
-                   hint="write at least one document with apiVersion, kind, metadata and spec")
+        sink.error(
+            SourceLocation(path),
+            "file contains no YAML documents",
+            hint="write at least one document with apiVersion, kind, metadata and spec",
+        )
     return docs

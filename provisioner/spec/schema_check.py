@@ -30,9 +30,15 @@ _SECRET_HINT = (
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/@+# -]{1,60}$")
 _SECRETISH_KEY = re.compile(r"secret|password|passwd|token|private|apikey|api_key", re.I)
 _REQUIRED_MESSAGE = re.compile(r"^'(.+)' is a required property$")
-_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
-               "integer": "an integer", "number": "a number", "boolean": "true or false",
-               "null": "empty"}
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "empty",
+}
 
 
 @cache
@@ -79,17 +85,28 @@ def check_document(doc: Document, sink: ProblemSink) -> str | None:
     """Check the envelope and the kind's schema; returns the kind when the document is valid."""
     data = doc.data
     if not isinstance(data, dict):
-        sink.error(doc.start, f"a document must be a mapping, not {describe_type(data)}",
-                   hint="start each document with apiVersion, kind, metadata and spec")
+        sink.error(
+            doc.start,
+            f"a document must be a mapping, not {describe_type(data)}",
+            hint="start each document with apiVersion, kind, metadata and spec",
+        )
         return None
     before = sink.error_count
     api = data.get("apiVersion")
     if api != API_GROUP:
-        text = "missing apiVersion" if api is None else f"apiVersion must be {API_GROUP}, not {shown(api)}"
+        text = (
+            "missing apiVersion"
+            if api is None
+            else f"apiVersion must be {API_GROUP}, not {shown(api)}"
+        )
         sink.error(doc.location("apiVersion"), text, "apiVersion", f"write apiVersion: {API_GROUP}")
     kind = data.get("kind")
     if kind not in KINDS:
-        close = difflib.get_close_matches(str(kind), KINDS, n=1, cutoff=0.5) if isinstance(kind, str) else []
+        close = (
+            difflib.get_close_matches(str(kind), KINDS, n=1, cutoff=0.5)
+            if isinstance(kind, str)
+            else []
+        )
         text = "missing kind" if kind is None else f"unknown kind {shown(kind)}"
         hint = f"did you mean {close[0]!r}?" if close else f"kind is one of {', '.join(KINDS)}"
         sink.error(doc.location("kind"), text, "kind", hint)
@@ -126,7 +143,12 @@ def _report(doc: Document, error: ValidationError, sink: ProblemSink) -> None:
     keyword = str(error.validator)
     field = path.rsplit(".", 1)[-1] if path else "document"
     if schema.get("x-secret") and isinstance(error.instance, str):
-        sink.error(doc.location(path), f"{field} must be a reference, not a literal value", path, _SECRET_HINT)
+        sink.error(
+            doc.location(path),
+            f"{field} must be a reference, not a literal value",
+            path,
+            _SECRET_HINT,
+        )
         return
     if keyword == "additionalProperties":
         _unknown_fields(doc, error, path, sink)
@@ -136,8 +158,12 @@ def _report(doc: Document, error: ValidationError, sink: ProblemSink) -> None:
         message = schema.get("errorMessage") or f"missing required field {missing!r}"
         if path and "errorMessage" not in schema:
             message += f" in {path}"
-        sink.error(doc.location(path), message, json_path(path, missing) if missing else path,
-                   schema.get("x-hint"))
+        sink.error(
+            doc.location(path),
+            message,
+            json_path(path, missing) if missing else path,
+            schema.get("x-hint"),
+        )
         return
     if keyword == "enum" and re.fullmatch(r"spec\.scopes\[\d+\]", path):
         _unknown_scope(doc, error, path, sink)
@@ -146,7 +172,9 @@ def _report(doc: Document, error: ValidationError, sink: ProblemSink) -> None:
         _report(doc, best_match(error.context), sink)
         return
     message = _message(error, schema)
-    custom = "errorMessage" in schema and not (keyword == "pattern" and "patternErrorMessage" in schema)
+    custom = "errorMessage" in schema and not (
+        keyword == "pattern" and "patternErrorMessage" in schema
+    )
     if not custom or message.startswith("must"):
         message = f"{field} {message}"
     sink.error(doc.location(path), message, path, schema.get("x-hint"))
@@ -176,13 +204,20 @@ def _message(error: ValidationError, schema: dict[str, Any]) -> str:
         names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
         return f"must be {names}, not {describe_type(error.instance)}"
     simple = {
-        "minimum": f"must be at least {value}", "maximum": f"must be at most {value}",
-        "exclusiveMinimum": f"must be more than {value}", "minLength": "must not be empty"
-        if value == 1 else f"must be at least {value} characters long",
-        "maxLength": f"must be at most {value} characters long", "minItems": f"needs at least {value} item(s)",
-        "uniqueItems": "lists an item twice", "minProperties": "must not be empty",
-        "maxProperties": f"takes at most {value} field(s)", "format": f"must be a valid {value}",
-        "pattern": "has the wrong format", "not": "is not allowed here",
+        "minimum": f"must be at least {value}",
+        "maximum": f"must be at most {value}",
+        "exclusiveMinimum": f"must be more than {value}",
+        "minLength": "must not be empty"
+        if value == 1
+        else f"must be at least {value} characters long",
+        "maxLength": f"must be at most {value} characters long",
+        "minItems": f"needs at least {value} item(s)",
+        "uniqueItems": "lists an item twice",
+        "minProperties": "must not be empty",
+        "maxProperties": f"takes at most {value} field(s)",
+        "format": f"must be a valid {value}",
+        "pattern": "has the wrong format",
+        "not": "is not allowed here",
         "false": "is not allowed here",
     }
     return simple.get(keyword, "is not valid")
@@ -199,8 +234,10 @@ def _unknown_fields(doc: Document, error: ValidationError, path: str, sink: Prob
         close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
         hint: str | None
         if _SECRETISH_KEY.search(key):
-            hint = ("provisioner generates consumer keys and secrets itself; other secrets are "
-                    "referenced as {env: NAME} or {file: PATH} where a field accepts them")
+            hint = (
+                "provisioner generates consumer keys and secrets itself; other secrets are "
+                "referenced as {env: NAME} or {file: PATH} where a field accepts them"
+            )
         elif close:
             hint = f"did you mean {close[0]!r}?"
         else:
@@ -212,15 +249,20 @@ def _unknown_fields(doc: Document, error: ValidationError, path: str, sink: Prob
 def _unknown_scope(doc: Document, error: ValidationError, path: str, sink: ProblemSink) -> None:
     value = error.instance
     if not isinstance(value, str):
-        sink.error(doc.location(path), f"a scope must be a string, not {describe_type(value)}", path)
+        sink.error(
+            doc.location(path), f"a scope must be a string, not {describe_type(value)}", path
+        )
         return
     try:
         correct = scopes.to_metadata(value)
         hint = f"write it as {correct!r} (or its OAuth name); scope names are case-sensitive"
         sink.error(doc.location(path), f"unknown OAuth scope {shown(value)}", path, hint)
     except scopes.UnknownScopeError as exc:
-        hint = (f"did you mean {exc.suggestion!r}?" if exc.suggestion
-                else "see the scopes list in docs/specs.md (e.g. api, refresh_token, openid)")
+        hint = (
+            f"did you mean {exc.suggestion!r}?"
+            if exc.suggestion
+            else "see the scopes list in docs/specs.md (e.g. api, refresh_token, openid)"
+        )
         sink.error(doc.location(path), f"unknown OAuth scope {shown(value)}", path, hint)
 
 
@@ -242,5 +284,9 @@ def _scan_literals(doc: Document, node: Any, path: str, sink: ProblemSink) -> No
         else:
             return
         if not any(p.location == doc.location(path) and p.json_path == path for p in sink.items):
-            sink.error(doc.location(path), text, path,
-                       _SECRET_HINT + "; remove the key from the file and from git history, and rotate it")
+            sink.error(
+                doc.location(path),
+                text,
+                path,
+                _SECRET_HINT + "; remove the key from the file and from git history, and rotate it",
+            )

@@ -114,4 +114,3 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if target.is_file() and target.read_text(encoding="utf-8") == text else 1
     target.write_text(text, encoding="utf-8")
     return 0
-

@@ -29,41 +29,62 @@ class Checked:
     known: dict[str, set[str]] = field(default_factory=lambda: {k: set() for k in m.KINDS})
 
 
-def _unknown(sink: ProblemSink, doc: Document, path: str, kind: str, name: str,
-             known: set[str]) -> None:
+def _unknown(
+    sink: ProblemSink, doc: Document, path: str, kind: str, name: str, known: set[str]
+) -> None:
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
     if close:
         hint = f"did you mean {close[0]!r}?"
     elif known:
         hint = f"defined {kind} names: {', '.join(sorted(known))}"
     else:
-        hint = f"add a {kind} document with metadata.name: {name} (in any file passed to the command)"
+        hint = (
+            f"add a {kind} document with metadata.name: {name} (in any file passed to the command)"
+        )
     sink.error(doc.location(path), f"unknown {kind} {name!r}", path, hint)
 
 
 def _url(sink: ProblemSink, doc: Document, path: str, url: str, *, loopback_http: bool) -> None:
     problem = url_problem(url, loopback_http=loopback_http)
     if problem:
-        sink.error(doc.location(path), f"URL {problem}", path,
-                   "write a full https:// URL" + (" (http:// only for localhost or 127.0.0.1)"
-                                                  if loopback_http else ""))
+        sink.error(
+            doc.location(path),
+            f"URL {problem}",
+            path,
+            "write a full https:// URL"
+            + (" (http:// only for localhost or 127.0.0.1)" if loopback_http else ""),
+        )
 
 
 def check_org(sink: ProblemSink, doc: Document, org: m.OrgSpec) -> None:
     """API version floor and the org's URLs."""
     number = api_version_number(org.api_version)
     if number is None:
-        sink.error(doc.location("spec.apiVersion"), f"apiVersion {org.api_version!r} is not a version like \"63.0\"",
-                   "spec.apiVersion", f"use \"{m.DEFAULT_API_VERSION}\"")
+        sink.error(
+            doc.location("spec.apiVersion"),
+            f'apiVersion {org.api_version!r} is not a version like "63.0"',
+            "spec.apiVersion",
+            f'use "{m.DEFAULT_API_VERSION}"',
+        )
     elif number < MIN_API_VERSION:
-        sink.error(doc.location("spec.apiVersion"), f"apiVersion {org.api_version} is older than {MIN_API_VERSION}",
-                   "spec.apiVersion", f"External Client App certificates need API 60.0 or later; use \"{m.DEFAULT_API_VERSION}\"")
+        sink.error(
+            doc.location("spec.apiVersion"),
+            f"apiVersion {org.api_version} is older than {MIN_API_VERSION}",
+            "spec.apiVersion",
+            f'External Client App certificates need API 60.0 or later; use "{m.DEFAULT_API_VERSION}"',
+        )
     if org.my_domain_url:
         _url(sink, doc, "spec.myDomainUrl", org.my_domain_url, loopback_http=False)
     if isinstance(org.auth, m.JwtBearerAuth) and org.auth.token_url:
         _url(sink, doc, "spec.auth.jwt.tokenUrl", org.auth.token_url, loopback_http=False)
     if isinstance(org.auth, m.AccessTokenAuth) and isinstance(org.auth.instance_url, str):
-        _url(sink, doc, "spec.auth.accessToken.instanceUrl", org.auth.instance_url, loopback_http=False)
+        _url(
+            sink,
+            doc,
+            "spec.auth.accessToken.instanceUrl",
+            org.auth.instance_url,
+            loopback_http=False,
+        )
 
 
 def check_instance(sink: ProblemSink, doc: Document, inst: m.WorkflowInstanceSpec) -> None:
@@ -78,21 +99,34 @@ def check_app(sink: ProblemSink, doc: Document, app: m.AppSpec, checked: Checked
     explicit = "apiName" in doc.data["spec"]
     for reason in api_name_problems(app.api_name, app.app_type):
         if explicit:
-            hint = ("shorten it" if "characters long" in reason
-                    else "use letters, digits and single underscores, starting with a letter")
-            sink.error(doc.location("spec.apiName"), f"API name {app.api_name!r} {reason}", "spec.apiName",
-                       hint)
+            hint = (
+                "shorten it"
+                if "characters long" in reason
+                else "use letters, digits and single underscores, starting with a letter"
+            )
+            sink.error(
+                doc.location("spec.apiName"),
+                f"API name {app.api_name!r} {reason}",
+                "spec.apiName",
+                hint,
+            )
         else:
-            sink.error(doc.location("metadata.name"),
-                       f"API name {app.api_name!r} derived from metadata.name {reason}", "spec.apiName",
-                       "set spec.apiName explicitly")
+            sink.error(
+                doc.location("metadata.name"),
+                f"API name {app.api_name!r} derived from metadata.name {reason}",
+                "spec.apiName",
+                "set spec.apiName explicitly",
+            )
     if app.org not in checked.known[m.KIND_ORG]:
         _unknown(sink, doc, "spec.org", m.KIND_ORG, app.org, checked.known[m.KIND_ORG])
     if app.app_type == "connectedApp":
-        sink.warning(doc.location("spec.appType"),
-                     "Salesforce blocks creating new Connected Apps since Spring '26; adopting and "
-                     "updating an existing one works", "spec.appType",
-                     "use appType: externalClientApp for a new app")
+        sink.warning(
+            doc.location("spec.appType"),
+            "Salesforce blocks creating new Connected Apps since Spring '26; adopting and "
+            "updating an existing one works",
+            "spec.appType",
+            "use appType: externalClientApp for a new app",
+        )
     _check_callbacks(sink, doc, app, checked)
     _check_certificate(sink, doc, app)
     _check_credentials(sink, doc, app, checked)
@@ -104,15 +138,25 @@ def _check_callbacks(sink: ProblemSink, doc: Document, app: m.AppSpec, checked: 
         path = f"spec.callbackUrls[{i}]"
         if isinstance(url, m.CallbackRef):
             if url.instance not in checked.known[m.KIND_INSTANCE]:
-                _unknown(sink, doc, f"{path}.workflowInstance", m.KIND_INSTANCE, url.instance,
-                         checked.known[m.KIND_INSTANCE])
+                _unknown(
+                    sink,
+                    doc,
+                    f"{path}.workflowInstance",
+                    m.KIND_INSTANCE,
+                    url.instance,
+                    checked.known[m.KIND_INSTANCE],
+                )
             key = f"{{workflowInstance: {url.instance}}}"
         else:
             _url(sink, doc, path, url, loopback_http=True)
             key = url
         if key in seen:
-            sink.warning(doc.location(path), f"callback URL {key} is listed twice (also item {seen[key]})",
-                         path, "remove the duplicate")
+            sink.warning(
+                doc.location(path),
+                f"callback URL {key} is listed twice (also item {seen[key]})",
+                path,
+                "remove the duplicate",
+            )
         seen.setdefault(key, i)
 
 
@@ -121,60 +165,95 @@ def _check_certificate(sink: ProblemSink, doc: Document, app: m.AppSpec) -> None
     if cert is None:
         return
     if cert.validity_days <= cert.rotate_before_days:
-        sink.error(doc.location("spec.certificate.validityDays"),
-                   f"validityDays ({cert.validity_days}) must be longer than rotateBeforeDays "
-                   f"({cert.rotate_before_days})", "spec.certificate.validityDays",
-                   "otherwise every new certificate is due for rotation at once; e.g. validityDays: 365, "
-                   "rotateBeforeDays: 30")
+        sink.error(
+            doc.location("spec.certificate.validityDays"),
+            f"validityDays ({cert.validity_days}) must be longer than rotateBeforeDays "
+            f"({cert.rotate_before_days})",
+            "spec.certificate.validityDays",
+            "otherwise every new certificate is due for rotation at once; e.g. validityDays: 365, "
+            "rotateBeforeDays: 30",
+        )
     if cert.max_age_days is not None and cert.max_age_days > cert.validity_days:
-        sink.warning(doc.location("spec.certificate.maxAgeDays"),
-                     f"maxAgeDays ({cert.max_age_days}) is longer than validityDays "
-                     f"({cert.validity_days}) and never applies", "spec.certificate.maxAgeDays",
-                     "lower maxAgeDays or remove it")
+        sink.warning(
+            doc.location("spec.certificate.maxAgeDays"),
+            f"maxAgeDays ({cert.max_age_days}) is longer than validityDays "
+            f"({cert.validity_days}) and never applies",
+            "spec.certificate.maxAgeDays",
+            "lower maxAgeDays or remove it",
+        )
 
 
 def _check_credentials(sink: ProblemSink, doc: Document, app: m.AppSpec, checked: Checked) -> None:
     for i, cred in enumerate(app.credentials):
         path = f"spec.credentials[{i}]"
         if cred.instance not in checked.known[m.KIND_INSTANCE]:
-            _unknown(sink, doc, f"{path}.instance", m.KIND_INSTANCE, cred.instance,
-                     checked.known[m.KIND_INSTANCE])
+            _unknown(
+                sink,
+                doc,
+                f"{path}.instance",
+                m.KIND_INSTANCE,
+                cred.instance,
+                checked.known[m.KIND_INSTANCE],
+            )
         if cred.type == "jwt":
             if app.certificate is None:
-                sink.error(doc.location(f"{path}.type"), "a jwt credential needs the app to have a certificate",
-                           f"{path}.type", "add certificate: {} to the app (2048-bit key, 365 days)")
+                sink.error(
+                    doc.location(f"{path}.type"),
+                    "a jwt credential needs the app to have a certificate",
+                    f"{path}.type",
+                    "add certificate: {} to the app (2048-bit key, 365 days)",
+                )
             if app.policies.permitted_users == "adminApprovedPreAuthorized" and not (
                 app.pre_authorized_profiles or app.pre_authorized_permission_sets
             ):
-                sink.warning(doc.location(f"{path}.username"),
-                             f"no profile or permission set is pre-authorized, so {cred.username} "
-                             "cannot sign in with JWT", f"{path}.username",
-                             "list the user's profile or a permission set under spec.preAuthorized")
+                sink.warning(
+                    doc.location(f"{path}.username"),
+                    f"no profile or permission set is pre-authorized, so {cred.username} "
+                    "cannot sign in with JWT",
+                    f"{path}.username",
+                    "list the user's profile or a permission set under spec.preAuthorized",
+                )
             if cred.my_domain_url:
                 _url(sink, doc, f"{path}.myDomainUrl", cred.my_domain_url, loopback_http=False)
         elif not app.callback_urls:
-            sink.error(doc.location(f"{path}.type"), "an oauth2 credential needs the app to have a callback URL",
-                       f"{path}.type", f"add callbackUrls: [{{workflowInstance: {cred.instance}}}]")
+            sink.error(
+                doc.location(f"{path}.type"),
+                "an oauth2 credential needs the app to have a callback URL",
+                f"{path}.type",
+                f"add callbackUrls: [{{workflowInstance: {cred.instance}}}]",
+            )
         else:
             _check_oauth2_callback(sink, doc, app, path, cred, checked.instances)
             if "RefreshToken" not in app.scopes:
-                sink.warning(doc.location("spec.scopes"), "an oauth2 credential without the refresh_token "
-                             "scope stops working when its access token expires", "spec.scopes",
-                             "add refresh_token to scopes")
+                sink.warning(
+                    doc.location("spec.scopes"),
+                    "an oauth2 credential without the refresh_token "
+                    "scope stops working when its access token expires",
+                    "spec.scopes",
+                    "add refresh_token to scopes",
+                )
 
 
-def _check_oauth2_callback(sink: ProblemSink, doc: Document, app: m.AppSpec, path: str,
-                           cred: m.CredentialSpec,
-                           instances: Mapping[str, tuple[Document, m.WorkflowInstanceSpec]]) -> None:
+def _check_oauth2_callback(
+    sink: ProblemSink,
+    doc: Document,
+    app: m.AppSpec,
+    path: str,
+    cred: m.CredentialSpec,
+    instances: Mapping[str, tuple[Document, m.WorkflowInstanceSpec]],
+) -> None:
     if cred.instance not in instances:
         return
     wanted = instances[cred.instance][1].callback_url
     for url in app.callback_urls:
         if (isinstance(url, m.CallbackRef) and url.instance == cred.instance) or url == wanted:
             return
-    sink.warning(doc.location(path), f"none of the app's callback URLs is the OAuth callback of "
-                 f"{cred.instance} ({wanted})", path,
-                 f"add {{workflowInstance: {cred.instance}}} to callbackUrls")
+    sink.warning(
+        doc.location(path),
+        f"none of the app's callback URLs is the OAuth callback of {cred.instance} ({wanted})",
+        path,
+        f"add {{workflowInstance: {cred.instance}}} to callbackUrls",
+    )
 
 
 def check_across(sink: ProblemSink, checked: Checked) -> None:
@@ -185,15 +264,23 @@ def check_across(sink: ProblemSink, checked: Checked) -> None:
         doc, app = checked.apps[name]
         key = (app.org, app.api_name.lower())
         if key in api_names:
-            sink.error(doc.location("spec.apiName"), f"API name {app.api_name!r} is already used by app "
-                       f"{api_names[key]!r} in org {app.org!r}", "spec.apiName",
-                       "API names are unique per org (case-insensitive); set a different spec.apiName")
+            sink.error(
+                doc.location("spec.apiName"),
+                f"API name {app.api_name!r} is already used by app "
+                f"{api_names[key]!r} in org {app.org!r}",
+                "spec.apiName",
+                "API names are unique per org (case-insensitive); set a different spec.apiName",
+            )
         api_names.setdefault(key, name)
         for i, cred in enumerate(app.credentials):
             ckey = (cred.instance, cred.name)
             path = f"spec.credentials[{i}].name"
             if ckey in cred_names:
-                sink.error(doc.location(path), f"credential name {cred.name!r} is already used in instance "
-                           f"{cred.instance!r} by app {cred_names[ckey]!r}", path,
-                           "give each credential of an instance its own name")
+                sink.error(
+                    doc.location(path),
+                    f"credential name {cred.name!r} is already used in instance "
+                    f"{cred.instance!r} by app {cred_names[ckey]!r}",
+                    path,
+                    "give each credential of an instance its own name",
+                )
             cred_names.setdefault(ckey, name)
