@@ -107,3 +107,20 @@ def test_kind_examples_are_valid(kind: str) -> None:
     schema = schemas.kind_schema(kind)
     for example in schema["examples"]:
         assert Draft202012Validator(schema).is_valid(example)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_docs_describe_every_spec_field(kind: str) -> None:
+    docs = (REPO / "docs" / "specs.md").read_text()
+    section = docs.split(f"### {kind}\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    fields = schemas.kind_schema(kind)["properties"]["spec"]["properties"]
+    assert [f for f in fields if f"`{f}`" not in section] == []
+
+
+def test_docs_modeline_points_at_the_bundle() -> None:
+    docs = (REPO / "docs" / "specs.md").read_text()
+    assert "# yaml-language-server: $schema=../schemas/provisioner.schema.json" in docs
+    for spec in (REPO / "specs").rglob("*.yaml"):
+        first = spec.read_text().splitlines()[0]
+        target = (spec.parent / first.split("$schema=", 1)[1]).resolve()
+        assert target == REPO / "schemas" / schemas.BUNDLE_FILE
