@@ -1,4 +1,10 @@
-"""The write-ahead journal: the intent of each remote step, on disk before the step runs.
+"""Run coordination next to the state file: the lock (who runs) and the journal (what it did).
+
+The lock (``state.json.lock``, :class:`StateLock`, used through ``StateStore.lock``) lets one run
+at a time work on a state; a held lock names its owner and the ``force-unlock`` command, and is
+never taken over silently.
+
+The write-ahead journal: the intent of each remote step, on disk before the step runs.
 
 A run that is killed between "deploy the new certificate" and "record it in state" would otherwise
 leave the org and the state disagreeing with nothing saying why. So the executor writes an intent
@@ -18,20 +24,25 @@ nothing; :attr:`Journal.points_written` counts the intents written by this proce
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
 import signal
+import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
-from provisioner.errors import StateError
+from provisioner.errors import StateError, StateLockedError
 
 KILL_AT_ENV = "PROVISIONER_TEST_KILL_AT"
+#: The default state file (force-unlock hints omit ``--state`` for it).
+DEFAULT_STATE_FILE = Path(".provisioner/state.json")
 _PRIVATE_KEY_MARKER = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 _KIND = re.compile(r"[a-z][a-z0-9-]*")
 
@@ -154,7 +165,7 @@ class Journal:
     def clear(self) -> None:
         """Remove the journal after a fully successful run."""
         self.path.unlink(missing_ok=True)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
     def _append(self, record: dict[str, Any]) -> None:
         line = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
@@ -169,7 +180,7 @@ class Journal:
         finally:
             os.close(fd)
         if created:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
 
     def _records(self) -> list[dict[str, Any]]:
         try:
@@ -208,6 +219,169 @@ def _drop_torn_tail(fd: int) -> None:
     os.ftruncate(fd, data.rfind(b"\n") + 1)
 
 
+# --- timestamps, shared with the state file -----------------------------------------------------
+
+
+def format_time(moment: datetime) -> str:
+    """An aware datetime as ISO 8601 UTC with a ``Z`` suffix (the state's spelling)."""
+    if moment.tzinfo is None:
+        raise ValueError("state timestamps must be timezone-aware")
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """The inverse of :func:`format_time` (accepts any ISO 8601 offset)."""
+    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+
+
+# --- the state lock ------------------------------------------------------------------------------
+
+
+def default_owner() -> str:
+    """Who takes a lock: ``user@host pid N``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """The content of the lock file: who holds the state, for what, since when."""
+
+    id: str
+    owner: str
+    operation: str
+    created: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of the lock file."""
+        return {
+            "id": self.id,
+            "owner": self.owner,
+            "operation": self.operation,
+            "created": format_time(self.created),
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> LockInfo:
+        """Read the JSON object written by :meth:`to_json`."""
+        return cls(
+            str(doc["id"]), str(doc["owner"]), str(doc["operation"]), parse_time(doc["created"])
+        )
+
+    def age(self, now: datetime | None = None) -> str:
+        """How long the lock has been held, e.g. ``3m12s``."""
+        seconds = int(((now or datetime.now(timezone.utc)) - self.created).total_seconds())
+        days, rest = divmod(max(seconds, 0), 86400)
+        hours, rest = divmod(rest, 3600)
+        minutes, secs = divmod(rest, 60)
+        if days:
+            return f"{days}d{hours}h"
+        if hours:
+            return f"{hours}h{minutes:02d}m"
+        return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+    def liveness(self) -> str:
+        """`` (that process is no longer running)`` when the owner is a dead process on this host."""
+        match = re.fullmatch(r".+@(?P<host>\S+) pid (?P<pid>\d+)", self.owner)
+        if match is None or match["host"] != socket.gethostname():
+            return ""
+        try:
+            os.kill(int(match["pid"]), 0)
+        except ProcessLookupError:
+            return " (that process is no longer running)"
+        except (OSError, OverflowError):
+            return ""
+        return ""
+
+
+class StateLock:
+    """The lock file next to a state file (``state.json.lock``), created with O_EXCL."""
+
+    def __init__(self, path: Path, state_path: Path) -> None:
+        self.path = path
+        self.state_path = state_path
+
+    @contextmanager
+    def hold(self, owner: str, operation: str) -> Iterator[LockInfo]:
+        """Hold the state lock while the block runs.
+
+        The lock file is created with O_EXCL, so exactly one run gets it; a held lock raises
+        :class:`StateLockedError` naming its holder and the ``force-unlock`` command. A lock left by
+        a dead run is never taken over silently: a person decides, with ``force-unlock``.
+        """
+        info = LockInfo(str(uuid.uuid4()), owner, operation, datetime.now(timezone.utc))
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise self._locked_error() from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(info.to_json(), indent=2) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            self.path.unlink(missing_ok=True)  # an empty lock file would block everyone
+            raise
+        try:
+            yield info
+        finally:
+            # Remove only our own lock: after a force-unlock another run may hold a new one.
+            current = self.read()
+            if current is not None and current.id == info.id:
+                self.path.unlink(missing_ok=True)
+
+    def read(self) -> LockInfo | None:
+        """The current lock, or None when there is none; a damaged lock file is a StateError."""
+        try:
+            return LockInfo.from_json(json.loads(self.path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # Torn by a crash between create and write, or edited by hand.
+            raise StateError(
+                f"the lock file {self.path} is unreadable",
+                f"if no provisioner run is active on {self.state_path}, delete {self.path}",
+            ) from exc
+
+    def _locked_error(self) -> StateError:
+        try:
+            held = self.read()
+        except StateError as exc:
+            return exc
+        if held is None:  # released between our attempt and the read
+            return StateLockedError(
+                f"the state {self.state_path} was locked by another run a moment ago", "run again"
+            )
+        state_opt = "" if self.state_path == DEFAULT_STATE_FILE else f" --state {self.state_path}"
+        return StateLockedError(
+            f"the state {self.state_path} is locked by {held.owner} for {held.operation!r} since "
+            f"{format_time(held.created)} ({held.age()} ago){held.liveness()}",
+            f"wait for that run to finish; if it died, release the lock with: "
+            f"provisioner force-unlock {held.id}{state_opt}",
+        )
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        """Remove the lock when its id is ``lock_id`` and return what was removed."""
+        held = self.read()
+        if held is None:
+            raise StateError(
+                f"the state {self.state_path} is not locked", "there is nothing to unlock"
+            )
+        if held.id != lock_id.strip():
+            raise StateError(
+                f"lock {lock_id} is not the lock on {self.state_path} (that one is held by {held.owner} "
+                f"for {held.operation!r} since {format_time(held.created)})",
+                "copy the ID from the 'is locked' error of a run made just now; a newer run may "
+                "have taken the lock since",
+            )
+        self.path.unlink(missing_ok=True)
+        return held
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -219,8 +393,9 @@ def _maybe_kill(point: int) -> None:
         os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Makes the creation or removal of the file itself durable; not every OS can open a folder.
+def fsync_dir(folder: Path) -> None:
+    """fsync a folder, making a file's creation, rename or removal in it durable."""
+    # Not every OS can open a folder; there the rename is as durable as the OS makes it.
     try:
         dir_fd = os.open(folder, os.O_RDONLY)
     except OSError:

@@ -5,35 +5,43 @@ record ids, so the planner can tell drift it cannot read back (consumer secrets,
 secrets) and roll back a failed rotation. It is a versioned JSON document
 (``schemas/state.schema.json``) with a ``lineage`` (which deployment it belongs to) and a ``serial``
 (bumped on every save, so a saved plan or a concurrent writer can be detected). Writes are atomic
-(temporary file, fsync, rename), mode 0600, and guarded by a lock file next to the state that
-only ``provisioner force-unlock ID`` removes on someone else's behalf (no silent lock stealing).
+(temporary file, fsync, rename), mode 0600, and guarded by a lock file next to the state
+(implemented in :mod:`provisioner.journal`) that only ``provisioner force-unlock ID`` removes on
+someone else's behalf (no silent lock stealing).
 """
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import re
-import socket
 import tempfile
 import types
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
 import jsonschema
 
-from provisioner.errors import StateError, StateLockedError
+from provisioner.errors import StateError
+from provisioner.journal import (
+    DEFAULT_STATE_FILE,
+    LockInfo,
+    StateLock,
+    default_owner,
+    format_time,
+    fsync_dir,
+    parse_time,
+)
 from provisioner.keys import certificate_info
 
 STATE_VERSION = 1
-DEFAULT_STATE_PATH = Path(".provisioner/state.json")
+DEFAULT_STATE_PATH = DEFAULT_STATE_FILE
 SCHEMA_FILE = "state.schema.json"
 #: A private key in any PEM flavour (PKCS#8, PKCS#1, encrypted, EC, OpenSSH).
 _PRIVATE_KEY_MARKER = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
@@ -53,18 +61,6 @@ __all__ = [
     "format_time",
     "parse_time",
 ]
-
-
-def format_time(moment: datetime) -> str:
-    """An aware datetime as ISO 8601 UTC with a ``Z`` suffix (the state's spelling)."""
-    if moment.tzinfo is None:
-        raise ValueError("state timestamps must be timezone-aware")
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def parse_time(text: str) -> datetime:
-    """The inverse of :func:`format_time` (accepts any ISO 8601 offset)."""
-    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
 
 
 def _camel(name: str) -> str:
@@ -283,50 +279,6 @@ def assert_no_secrets(value: Any, where: str = "the state") -> None:
             assert_no_secrets(item, where)
 
 
-def default_owner() -> str:
-    """Who takes a lock: ``user@host pid N``."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
-    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
-
-
-@dataclass(frozen=True)
-class LockInfo(JsonRecord):
-    """The content of the lock file: who holds the state, for what, since when."""
-
-    id: str
-    owner: str
-    operation: str
-    created: datetime
-
-    def age(self, now: datetime | None = None) -> str:
-        """How long the lock has been held, e.g. ``3m12s``."""
-        seconds = int(((now or datetime.now(timezone.utc)) - self.created).total_seconds())
-        days, rest = divmod(max(seconds, 0), 86400)
-        hours, rest = divmod(rest, 3600)
-        minutes, secs = divmod(rest, 60)
-        if days:
-            return f"{days}d{hours}h"
-        if hours:
-            return f"{hours}h{minutes:02d}m"
-        return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-
-    def liveness(self) -> str:
-        """`` (that process is no longer running)`` when the owner is a dead process on this host."""
-        match = re.fullmatch(r".+@(?P<host>\S+) pid (?P<pid>\d+)", self.owner)
-        if match is None or match["host"] != socket.gethostname():
-            return ""
-        try:
-            os.kill(int(match["pid"]), 0)
-        except ProcessLookupError:
-            return " (that process is no longer running)"
-        except (OSError, OverflowError):
-            return ""
-        return ""
-
-
 class StateStore:
     """The state file at ``path`` with its lock (``.lock``), backup and journal next to it."""
 
@@ -335,6 +287,7 @@ class StateStore:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.backup_path = self.path.with_name(self.path.name + ".backup")
         self.journal_path = self.path.with_name(self.path.name + ".journal")
+        self._lock = StateLock(self.lock_path, self.path)
 
     def _read_document(self) -> dict[str, Any] | None:
         try:
@@ -370,8 +323,10 @@ class StateStore:
         read) or the file belongs to another lineage. The caller should hold :meth:`lock`.
         """
         current = self._read_document()
-        on_disk_serial = 0 if current is None else int(current.get("serial", 0))
-        on_disk_lineage = None if current is None else current.get("lineage")
+        if current is not None:  # never build on (or back up over) a damaged file
+            _check_document(current, f"the state file {self.path}")
+        on_disk_serial = 0 if current is None else int(current["serial"])
+        on_disk_lineage = None if current is None else current["lineage"]
         if on_disk_serial != expected_serial:
             raise StateError(
                 f"the state file {self.path} changed while this run was working "
@@ -396,77 +351,21 @@ class StateStore:
 
     @contextmanager
     def lock(self, owner: str, operation: str) -> Iterator[LockInfo]:
-        """Hold the state lock while the block runs.
+        """Hold the state lock while the block runs; :class:`StateLockedError` when it is held.
 
-        The lock file is created with O_EXCL, so exactly one run gets it; a held lock raises
-        :class:`StateLockedError` naming its holder and the ``force-unlock`` command. A lock left by
-        a dead run is never taken over silently: a person decides, with ``force-unlock``.
+        A lock left by a dead run is never taken over silently: a person decides, with
+        ``provisioner force-unlock ID``.
         """
-        info = LockInfo(str(uuid.uuid4()), owner, operation, datetime.now(timezone.utc))
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise self._locked_error() from None
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(info.to_json(), indent=2) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
+        with self._lock.hold(owner, operation) as info:
             yield info
-        finally:
-            # Remove only our own lock: after a force-unlock another run may hold a new one.
-            current = self._read_lock_file()
-            if current is not None and current.id == info.id:
-                self.lock_path.unlink(missing_ok=True)
-
-    def _read_lock_file(self) -> LockInfo | None:
-        try:
-            return LockInfo.from_json(json.loads(self.lock_path.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            # Torn by a crash between create and write, or edited by hand.
-            raise StateError(
-                f"the lock file {self.lock_path} is unreadable",
-                f"if no provisioner run is active on {self.path}, delete {self.lock_path}",
-            ) from exc
-
-    def _locked_error(self) -> StateError:
-        try:
-            held = self._read_lock_file()
-        except StateError as exc:
-            return exc
-        if held is None:  # released between our attempt and the read
-            return StateLockedError(
-                f"the state {self.path} was locked by another run a moment ago", "run again"
-            )
-        state_opt = "" if self.path == DEFAULT_STATE_PATH else f" --state {self.path}"
-        return StateLockedError(
-            f"the state {self.path} is locked by {held.owner} for {held.operation!r} since "
-            f"{format_time(held.created)} ({held.age()} ago){held.liveness()}",
-            f"wait for that run to finish; if it died, release the lock with: "
-            f"provisioner force-unlock {held.id}{state_opt}",
-        )
 
     def read_lock(self) -> LockInfo | None:
         """The current lock, or None when the state is not locked."""
-        return self._read_lock_file()
+        return self._lock.read()
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         """Remove the lock when its id is ``lock_id`` and return what was removed."""
-        held = self._read_lock_file()
-        if held is None:
-            raise StateError(f"the state {self.path} is not locked", "there is nothing to unlock")
-        if held.id != lock_id.strip():
-            raise StateError(
-                f"lock {lock_id} is not the lock on {self.path} (that one is held by {held.owner} "
-                f"for {held.operation!r} since {format_time(held.created)})",
-                "copy the ID from the 'is locked' error of a run made just now; a newer run may "
-                "have taken the lock since",
-            )
-        self.lock_path.unlink(missing_ok=True)
-        return held
+        return self._lock.force_unlock(lock_id)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -482,18 +381,4 @@ def _atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable; not every platform can open a directory.
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    fsync_dir(path.parent)

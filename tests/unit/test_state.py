@@ -321,3 +321,12 @@ def test_force_unlock_help_has_examples(capsys: pytest.CaptureFixture[str]) -> N
     assert "Usage: provisioner force-unlock [OPTIONS] LOCK_ID" in out
     assert "Examples:" in out and "--state envs/prod/state.json" in out
     assert "[default: .provisioner/state.json]" in " ".join(out.split())
+
+
+def test_save_refuses_to_overwrite_a_damaged_file(store: StateStore) -> None:
+    store.path.parent.mkdir(parents=True)
+    store.path.write_text('{"version": 1, "serial": "seven"}')
+    with pytest.raises(StateError, match="invalid"):
+        store.save(State(), expected_serial=0)
+    assert store.path.read_text() == '{"version": 1, "serial": "seven"}'
+    assert not store.backup_path.exists()
