@@ -19,6 +19,8 @@ from provisioner.model import SourceLocation
 from provisioner.spec.problems import ProblemSink, json_path
 
 MAX_FILE_BYTES = 1024 * 1024
+#: Deeper nesting than any spec needs; the composer recurses, so this also bounds the stack.
+MAX_DEPTH = 50
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -162,14 +164,31 @@ def _tab_problems(path: Path, text: str, sink: ProblemSink) -> bool:
     return found
 
 
+class NestingTooDeep(yaml.MarkedYAMLError):
+    """The document nests collections deeper than :data:`MAX_DEPTH`."""
+
+
 class _NoAliasLoader(yaml.SafeLoader):
     """A composer that reports aliases instead of sharing (and later expanding) nodes."""
 
     def __init__(self, stream: str, report: Report) -> None:
         super().__init__(stream)
         self._report = report
+        self._depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self._depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise NestingTooDeep(
+                problem=f"collections nested more than {MAX_DEPTH} levels deep", problem_mark=mark
+            )
+        self._depth += 1
+        try:
+            return self._compose(parent, index)
+        finally:
+            self._depth -= 1
+
+    def _compose(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.get_event()  # type: ignore[no-untyped-call]
             self._report(
@@ -289,9 +308,17 @@ def read_documents(path: Path, sink: ProblemSink) -> list[Document]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = _loc(path, mark) if mark is not None else SourceLocation(path)
+        if isinstance(exc, NestingTooDeep):
+            sink.error(
+                where,
+                f"YAML nesting too deep: {_problem_text(exc)}",
+                hint="a spec needs only a few levels of nesting; check the brackets",
+            )
+            return []
         text = f"YAML syntax error: {_problem_text(exc)}"
         if exc.context_mark is not None and mark is not exc.context_mark:
-            text += f" (the construct starts at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})"
+            start = exc.context_mark
+            text += f" (the construct starts at line {start.line + 1}, column {start.column + 1})"
         sink.error(
             where,
             text,

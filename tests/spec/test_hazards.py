@@ -160,3 +160,12 @@ def test_references_across_files(tmp_path: Path) -> None:
     )
     assert check_paths([tmp_path / "app.yaml"]).errors[0].message == "unknown SalesforceOrg 'org'"
     assert check_paths([tmp_path]).ok
+
+
+def test_deep_nesting_is_bounded(tmp_path: Path) -> None:
+    f = tmp_path / "deep.yaml"
+    f.write_text("a: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    assert _only_error(f) == (
+        f"{f}:1:53: error: YAML nesting too deep: collections nested more than 50 levels deep "
+        "hint: a spec needs only a few levels of nesting; check the brackets"
+    )
