@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from provisioner.errors import RemoteError
+from provisioner.errors import ProvisionerError, RemoteError
 from provisioner.secret import Secret
 from provisioner.workflow2.records import CredentialRecord, validate_record
 from provisioner.workflow2.transport import Transport
@@ -139,14 +139,18 @@ class Workflow2Client:
         resp = self._http.request(
             "POST",
             "/api/v1/credentials",
-            op="probe (create)",
+            op="probe its API (create a test record)",
             json={**body, "id": probe_id},
             accept=(200, 201, 400),
             idempotent=False,
         )
         if resp.status_code == 400:  # a server that rejects the id field itself
             resp = self._http.request(
-                "POST", "/api/v1/credentials", op="probe (create)", json=body, idempotent=False
+                "POST",
+                "/api/v1/credentials",
+                op="probe its API (create a test record)",
+                json=body,
+                idempotent=False,
             )
         created = RemoteCredential.from_json(resp.json())
         try:
@@ -155,7 +159,7 @@ class Workflow2Client:
                 again = self._http.request(
                     "POST",
                     "/api/v1/credentials",
-                    op="probe (create again)",
+                    op="probe its API (repeat a create)",
                     json={**body, "id": probe_id},
                     accept=(200, 201, 409),
                     idempotent=False,
@@ -166,20 +170,20 @@ class Workflow2Client:
             got = self._http.request(
                 "GET",
                 f"/api/v1/credentials/{created.id}",
-                op="probe (read by id)",
+                op="probe its API (read by id)",
                 accept=(200, 404, 405),
             )
             patched = self._http.request(
                 "PATCH",
                 f"/api/v1/credentials/{created.id}",
-                op="probe (partial update)",
+                op="probe its API (partial update)",
                 json={"data": {"value": "--"}, "isPartialData": True},
                 accept=(200, 400),
             )
             tested = self._http.request(
                 "POST",
                 f"/api/v1/credentials/{created.id}/test",
-                op="probe (test)",
+                op="probe its API (credential test)",
                 accept=(200, 400, 404, 405),
             )
             return Capabilities(
@@ -193,7 +197,7 @@ class Workflow2Client:
 
     def _delete_quietly(self, credential_id: str) -> None:
         # A leftover probe record is harmless and clearly named.
-        with contextlib.suppress(RemoteError):
+        with contextlib.suppress(ProvisionerError):
             self.delete(credential_id)
 
     # -- reads ----------------------------------------------------------------------------------
