@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 
@@ -45,6 +46,8 @@ from provisioner.secret import REDACTED, Secret
 
 if TYPE_CHECKING:
     from simple_salesforce.api import Salesforce
+
+    from provisioner.sandbox import SandboxServer
 
 T = TypeVar("T")
 
@@ -127,6 +130,8 @@ class OrgConnection:
         self._my_domain_url = my_domain_url
         self._lock = threading.RLock()
         self._sf: Salesforce | None = None
+        #: the embedded sandbox this connection started (tests reach its org through it).
+        self.sandbox: SandboxServer | None = None
         #: remote calls attempted through :meth:`call` (one HTTP request each) and sign-ins made.
         self.request_count = 0
         self.sign_in_count = 0
@@ -168,7 +173,8 @@ class OrgConnection:
                     "URL, which the tool can renew by itself",
                 )
             self.session = self._new_session()
-            self._sf = None
+            if self._sf is not None and not _renew_in_place(self._sf, self.session):
+                self._sf = None
 
     @property
     def sf(self) -> Salesforce:
@@ -261,16 +267,27 @@ def connect(
     retry: RetryPolicy | None = None,
     timeout: float = 60.0,
     audience: str | None = None,
+    sandbox_faults: Sequence[str] = (),
+    sandbox_seed: int = 0,
 ) -> OrgConnection:
     """Sign in to ``org`` (starting the embedded sandbox for a ``sandbox`` org).
 
     Secret references are resolved from ``environ`` (default: the process environment). The
     deploy sign-in's token URL and audience follow :mod:`.endpoints` unless ``audience`` is given.
-    Close the connection (or use it as a context manager) to stop an embedded sandbox.
+    ``sandbox_faults``/``sandbox_seed`` go to an embedded sandbox (fault specs such as
+    ``soap:latency=0.1``, for tests and benchmarks). Close the connection (or use it as a context
+    manager) to stop an embedded sandbox.
     """
     who = f"org {org.name!r}"
     if org.sandbox is not None:
-        return _connect_sandbox(org, retry=retry, timeout=timeout, audience=audience)
+        return _connect_sandbox(
+            org,
+            retry=retry,
+            timeout=timeout,
+            audience=audience,
+            faults=tuple(sandbox_faults),
+            seed=sandbox_seed,
+        )
     auth = org.auth
     if isinstance(auth, JwtBearerAuth):
         client_id = resolve_value(auth.client_id, environ)
@@ -305,7 +322,13 @@ def connect(
 
 
 def _connect_sandbox(
-    org: OrgSpec, *, retry: RetryPolicy | None, timeout: float, audience: str | None
+    org: OrgSpec,
+    *,
+    retry: RetryPolicy | None,
+    timeout: float,
+    audience: str | None,
+    faults: tuple[str, ...],
+    seed: int,
 ) -> OrgConnection:
     """Start the embedded org and sign in with its bootstrap External Client App by JWT bearer."""
     from provisioner.salesforce.tls import trust_ca
@@ -317,12 +340,14 @@ def _connect_sandbox(
             state_dir=Path(org.sandbox.state_dir),
             port=org.sandbox.port,
             propagation_delay=org.sandbox.propagation_delay,
+            faults=faults,
+            seed=seed,
         )
     )
     server.start()
     try:
         bundle = str(trust_ca(Path(server.ca_file)))
-        creds: Any = server.deploy_credentials()
+        creds = server.deploy_credentials()
         key = Secret(Path(creds.private_key_path).read_text(encoding="utf-8"))
         url = str(server.url).rstrip("/")
         aud = audience or url  # the bootstrap app is an External Client App: My Domain audience
@@ -340,7 +365,7 @@ def _connect_sandbox(
                 who=who,
             )
 
-        return OrgConnection(
+        conn = OrgConnection(
             org,
             sandbox_sign_in,
             verify=bundle,
@@ -349,6 +374,31 @@ def _connect_sandbox(
             my_domain_url=url,
             on_close=server.stop,
         )
+        conn.sandbox = server
+        return conn
     except BaseException:
         server.stop()
         raise
+
+
+def _renew_in_place(sf: Salesforce, session: OrgSession) -> bool:
+    """Hand a new token to an existing client instead of rebuilding it.
+
+    Rebuilding would parse the Metadata WSDL again (most of a second). simple-salesforce 1.12
+    keeps the token in ``session_id``, the REST ``Authorization`` header and, once ``mdapi`` is
+    built, in its ``_session_id`` and zeep ``_session_header``; when that layout is not what we
+    expect, answer False and the caller rebuilds.
+    """
+    if urlsplit(session.instance_url).netloc != sf.sf_instance:
+        return False  # a new instance: the URLs inside the client are stale
+    token = session.access_token.reveal()
+    mdapi = getattr(sf, "_mdapi", None)
+    if mdapi is not None:
+        client = getattr(mdapi, "_client", None)
+        if client is None or not hasattr(mdapi, "_session_header"):
+            return False
+        mdapi._session_id = token
+        mdapi._session_header = client.get_element("ns0:SessionHeader")(sessionId=token)
+    sf.session_id = token
+    sf.headers["Authorization"] = "Bearer " + token
+    return True

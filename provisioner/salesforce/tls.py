@@ -67,6 +67,11 @@ def trust_ca(ca_file: Path) -> Path:
         return _bundle
 
 
+def base_bundle() -> Path | None:
+    """The trust store the combined bundle starts from (None until :func:`trust_ca` ran)."""
+    return Path(_base) if _base else None
+
+
 def trusted_bundle() -> Path | None:
     """The combined bundle, when :func:`trust_ca` has been called in this process."""
     return _bundle

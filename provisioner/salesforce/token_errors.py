@@ -130,6 +130,12 @@ def rejection(req: TokenRequest, status: int, code: str, description: str) -> To
             "certificate; right after a certificate change this clears once Salesforce "
             "propagates it (minutes)"
         )
+    elif code == "invalid_grant" and "authorization code" in low:
+        msg = f"{head} was refused: the assertion's expiry was not accepted ({code}: {text})"
+        hint = (
+            "the JWT exp must be within 3 minutes of the org's clock: check this machine's clock "
+            "(NTP) and time zone"
+        )
     elif code == "invalid_grant" and ("expired" in low or "revoked" in low):
         msg = f"{head} was refused: the refresh token expired or was revoked ({code}: {text})"
         hint = (

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from provisioner.secret import Secret
+from provisioner.model import AppSpec, CertificateSpec, EmbeddedSandbox, OrgSpec, SourceLocation
+from provisioner.salesforce.connection import OrgConnection, connect
 from tests.salesforce.scripted_server import Script, scripted_server
 
 
@@ -73,4 +76,56 @@ def error_text(exc: BaseException) -> str:
     return "\n".join(parts)
 
 
-__all__ = ["Secret", "assert_no_canary", "error_text", "pem_of"]
+# -- the embedded sandbox --------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _restore_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """connect() points REQUESTS_CA_BUNDLE at a combined bundle; undo it after each test."""
+    import os
+
+    value = os.environ.get("REQUESTS_CA_BUNDLE")
+    if value is None:
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    else:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", value)
+
+
+def sandbox_org(state_dir: Path, *, name: str = "sb", propagation_delay: float = 0.0) -> OrgSpec:
+    """An org spec of the embedded-sandbox form."""
+    return OrgSpec(
+        name=name,
+        environment="sandbox",
+        api_version="63.0",
+        source=SourceLocation(state_dir / "org.yaml"),
+        sandbox=EmbeddedSandbox(state_dir=state_dir, propagation_delay=propagation_delay),
+    )
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[OrgConnection]:
+    """A connection to a fresh embedded sandbox (stopped afterwards)."""
+    with connect(sandbox_org(tmp_path / "sandbox")) as c:
+        yield c
+
+
+def app_spec(api_name: str, **kw: Any) -> AppSpec:
+    """An External Client App spec pre-authorizing the sandbox's integration user's profile."""
+    defaults: dict[str, Any] = {
+        "name": api_name.lower(),
+        "api_name": api_name,
+        "org": "sb",
+        "app_type": "externalClientApp",
+        "label": api_name.replace("_", " "),
+        "contact_email": "team@example.com",
+        "source": SourceLocation(Path(f"specs/{api_name}.yaml"), 3, 1),
+        "callback_urls": ("https://workflow.example.com/rest/oauth2-credential/callback",),
+        "scopes": ("Api", "RefreshToken"),
+        "certificate": CertificateSpec(),
+        "pre_authorized_profiles": ("Integration User",),
+    }
+    defaults.update(kw)
+    return AppSpec(**defaults)
+
+
+INTEGRATION_USER = "integration@sandbox.provisioner.test"
