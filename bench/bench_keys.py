@@ -38,14 +38,18 @@ def _processes(requests: list[KeyRequest]) -> int:
         return len(list(pool.map(_fingerprint_in_child, [r.subject for r in requests])))
 
 
-def _time(fn: Callable[[list[KeyRequest]], int], requests: list[KeyRequest], rounds: int) -> float:
-    samples = []
+def _time_interleaved(
+    methods: dict[str, Callable[[list[KeyRequest]], int]], requests: list[KeyRequest], rounds: int
+) -> dict[str, float]:
+    # Rounds interleave the methods so a change in machine load hits all of them alike; the
+    # median, because RSA prime search time varies a lot from key to key.
+    samples: dict[str, list[float]] = {name: [] for name in methods}
     for _ in range(rounds):
-        start = time.perf_counter()
-        assert fn(requests) == len(requests)
-        samples.append(time.perf_counter() - start)
-    # The median: RSA prime search time varies a lot from key to key.
-    return statistics.median(samples)
+        for name, fn in methods.items():
+            start = time.perf_counter()
+            assert fn(requests) == len(requests)
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> None:
@@ -56,9 +60,10 @@ def main() -> None:
     args = parser.parse_args()
     requests = [KeyRequest(f"app{i}", f"bench-app-{i}") for i in range(args.count)]
     print(f"{args.count} x RSA-2048 + certificate, {os.cpu_count()} CPUs, median of {args.rounds}")
-    serial = _time(_serial, requests, args.rounds)
-    threads = _time(_threads, requests, args.rounds)
-    processes = _time(_processes, requests, args.rounds)
+    times = _time_interleaved(
+        {"serial": _serial, "threads": _threads, "processes": _processes}, requests, args.rounds
+    )
+    serial, threads, processes = times["serial"], times["threads"], times["processes"]
     print(f"serial                    {serial:6.2f} s")
     print(
         f"generate_many (threads)   {threads:6.2f} s   serial/threads   = {serial / threads:.2f}x"
