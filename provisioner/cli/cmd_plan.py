@@ -1,0 +1,278 @@
+"""``provisioner plan``, ``apply`` and ``rotate``: parse flags, call the engine, render results.
+
+Heavy imports (the engine pulls in simple-salesforce and zeep) happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from provisioner.cli.main import current_options
+from provisioner.errors import EXIT_CHANGES, ProvisionerError, UsageError
+
+if TYPE_CHECKING:
+    from provisioner.engine.context import RunOptions
+    from provisioner.engine.executor import ApplyResult
+    from provisioner.plan.types import Plan
+
+PATHS = click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
+)
+
+
+def _state_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+        default=Path(".provisioner/state.json"), show_default=True,
+        help="The state file (secret-free JSON); its lock and journal sit next to it.",
+    )(f)
+
+
+def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = _state_option(f)
+    f = click.option("--prune", is_flag=True,
+                     help="Delete apps that are in state but no longer in the specs.")(f)
+    f = click.option("--allow-plaintext-secrets", is_flag=True,
+                     help="Let an importFile sink without encryptionKey write plain secrets.")(f)
+    return f
+
+
+def _options(state_path: Path, prune: bool, plaintext: bool, **extra: Any) -> RunOptions:
+    from provisioner.engine.context import RunOptions
+
+    return RunOptions(state_path=state_path, prune=prune, allow_plaintext_secrets=plaintext,
+                      **extra)
+
+
+def _progress() -> Callable[[str], None]:
+    """Progress lines on stderr: overwritten in place on a terminal, plain lines in CI logs."""
+    tty = sys.stderr.isatty()
+    verbose = current_options().verbose
+    last_deploy = [False]
+
+    def show(line: str) -> None:
+        deploy_poll = line.startswith("deploy ") and "components" in line
+        if tty and deploy_poll and not verbose:
+            click.echo("\r\033[K" + line, err=True, nl=False)
+            last_deploy[0] = True
+            return
+        if last_deploy[0]:
+            click.echo("", err=True)
+            last_deploy[0] = False
+        click.echo(line, err=True)
+
+    return show
+
+
+def _style() -> Callable[[str, str], str]:
+    color = current_options().color and sys.stdout.isatty()
+
+    def style(text: str, name: str) -> str:
+        if not color:
+            return text
+        if name == "bold":
+            return click.style(text, bold=True)
+        return click.style(text, fg=name)
+
+    return style
+
+
+def _render(plan: Plan, fmt: str) -> str:
+    from provisioner.plan.render import render_json, render_markdown, render_text
+
+    if fmt == "json":
+        return render_json(plan)
+    if fmt == "markdown":
+        return render_markdown(plan)
+    return render_text(plan, _style())
+
+
+@click.command(epilog="""\b
+Examples:
+  provisioner plan specs/
+  provisioner plan specs/ --format markdown > plan.md     # a pull-request comment
+  provisioner plan specs/ --out plan.json                  # apply exactly this later
+  provisioner plan specs/ --detailed-exitcode               # 0 no changes, 1 error, 2 changes
+""")
+@PATHS
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
+              show_default=True, help="How to print the plan.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also save the plan as versioned JSON, for `provisioner apply PLANFILE`.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 2 when the plan has changes, 0 when it has none, 1 on error.")
+@click.option("--show-unchanged", is_flag=True, help="List unchanged resources too.")
+@_run_options
+def plan(paths: tuple[Path, ...], fmt: str, out: Path | None, detailed_exitcode: bool,
+         show_unchanged: bool, state_path: Path, prune: bool,
+         allow_plaintext_secrets: bool) -> None:
+    """Show what apply would change: desired (specs) vs live (orgs, Workflow²) vs state.
+
+    Reads only; writes nothing remote. Secrets appear as (sensitive), certificates as
+    fingerprints.
+    """
+    from provisioner.engine.run import compute_plan
+    from provisioner.plan.render import render_json, render_text
+
+    options = _options(state_path, prune, allow_plaintext_secrets)
+    outcome = compute_plan(list(paths), options, _progress())
+    if fmt == "text" and show_unchanged:
+        click.echo(render_text(outcome.plan, _style(), show_unchanged=True), nl=False)
+    else:
+        click.echo(_render(outcome.plan, fmt), nl=False)
+    if out is not None:
+        _write_plan_file(out, render_json(outcome.plan))
+        click.echo(f"Saved the plan to {out}; apply it with: provisioner apply {out}", err=True)
+    if detailed_exitcode and outcome.plan.has_changes:
+        sys.exit(EXIT_CHANGES)
+
+
+def _write_plan_file(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ProvisionerError(f"cannot write the plan file {path}: {exc.strerror}",
+                               "check the directory exists and is writable") from exc
+
+
+def _confirm(auto_approve: bool) -> Callable[[Plan], bool]:
+    def confirm(_plan: Plan) -> bool:
+        if auto_approve:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "apply needs confirmation, and there is no terminal to ask on",
+                "review the plan, then rerun with --auto-approve (pipelines: apply a saved "
+                "PLANFILE made by plan --out)",
+            )
+        return click.confirm("Apply these changes?", default=False)
+
+    return confirm
+
+
+def _report(result: ApplyResult) -> None:
+    for name in result.verified:
+        click.echo(f"verified: app {name}: JWT login with the new key works")
+    for name in result.rolled_back:
+        click.echo(f"rolled back: app {name}: the previous certificate is deployed again")
+    for key in result.records_written:
+        click.echo(f"wrote: Workflow² credential {key}")
+    for key, verdict in sorted(result.tests.items()):
+        click.echo(f"tested by Workflow²: {key}: {verdict}")
+    for key, link in sorted(result.connect_links.items()):
+        click.echo(f"connect: {key}: open {link} and click Connect once (OAuth consent needs "
+                   "a person)")
+    click.echo(f"Apply complete: {result.deploys} deploy(s), {result.components} component(s), "
+               f"{len(result.records_written)} credential record(s) written.")
+    if result.failures:
+        first = result.failures[0]
+        lines = [f.message for f in result.failures]
+        raise ProvisionerError(
+            f"{len(lines)} step(s) failed:\n  " + "\n  ".join(lines),
+            first.hint,
+        )
+
+
+def _apply(paths: tuple[Path, ...], options: RunOptions, auto_approve: bool, fmt: str) -> None:
+    from provisioner.engine.run import apply as run_apply
+    from provisioner.engine.run import is_plan_file
+
+    plan_file = None
+    if len(paths) == 1 and is_plan_file(paths[0]):
+        plan_file = paths[0]
+        auto_approve = True  # the saved plan is what was reviewed
+
+    def show(p: Plan) -> None:
+        click.echo(_render(p, fmt), nl=False)
+
+    _plan, result = run_apply(list(paths), options, _progress(), _confirm(auto_approve),
+                              plan_file=plan_file, on_plan=show)
+    if result is None:
+        click.echo("Nothing to do: no writes were made.")
+        return
+    _report(result)
+
+
+_APPLY_FLAGS = [
+    click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation."),
+    click.option("--verify-timeout", type=click.FloatRange(min=0), default=600.0,
+                 show_default=True,
+                 help="Seconds to keep retrying the JWT login while Salesforce propagates."),
+    click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
+                 default="text", show_default=True, help="How to print the plan first."),
+]
+
+
+def _apply_flags(f: Callable[..., Any]) -> Callable[..., Any]:
+    for flag in reversed(_APPLY_FLAGS):
+        f = flag(f)
+    return _run_options(f)
+
+
+@click.command(epilog="""\b
+Examples:
+  provisioner apply specs/ --auto-approve
+  provisioner plan specs/ --out plan.json && provisioner apply plan.json
+  provisioner apply specs/ --verify-timeout 900      # wait longer for Salesforce to propagate
+""")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@_apply_flags
+def apply(paths: tuple[Path, ...], auto_approve: bool, verify_timeout: float, fmt: str,
+          state_path: Path, prune: bool, allow_plaintext_secrets: bool) -> None:
+    """Make Salesforce and Workflow² match the specs: deploy, verify, write credentials.
+
+    PATHS are spec files/directories, or one PLANFILE saved by `plan --out` (refused when the
+    specs, the state or the org changed since). Rotates keys that policy says are due.
+    """
+    options = _options(state_path, prune, allow_plaintext_secrets, verify_timeout=verify_timeout)
+    _apply(paths, options, auto_approve, fmt)
+
+
+@click.command(epilog="""\b
+Examples:
+  provisioner rotate specs/ --app workflow-integration
+  provisioner rotate specs/ --all --auto-approve
+""")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--app", "apps", multiple=True, help="The app (metadata.name) to rotate; repeatable.")
+@click.option("--all", "rotate_all", is_flag=True, help="Rotate every app that has a certificate.")
+@_apply_flags
+def rotate(paths: tuple[Path, ...], apps: tuple[str, ...], rotate_all: bool, auto_approve: bool,
+           verify_timeout: float, fmt: str, state_path: Path, prune: bool,
+           allow_plaintext_secrets: bool) -> None:
+    """Force a new key and certificate now (verified, rolled back if the login fails).
+
+    Apply rotates on its own when rotateBeforeDays or maxAgeDays says a key is due; use rotate
+    after a suspected leak or to test the procedure.
+    """
+    if not apps and not rotate_all:
+        raise UsageError("say which apps to rotate", "pass --app NAME (repeatable) or --all")
+    from provisioner.engine.run import load_specs
+
+    desired = load_specs(list(paths))
+    names = set(desired.apps) if rotate_all else set(apps)
+    unknown = sorted(names - set(desired.apps))
+    if unknown:
+        raise UsageError(f"no app named {', '.join(unknown)} in the specs",
+                         "use the metadata.name of a SalesforceApp: " + ", ".join(sorted(desired.apps)))
+    without = sorted(n for n in names if desired.apps[n].certificate is None)
+    if without and not rotate_all:
+        raise UsageError(f"app {', '.join(without)} has no certificate to rotate",
+                         "add spec.certificate to the app, or pick another app")
+    names -= set(without)
+    options = _options(state_path, prune, allow_plaintext_secrets, verify_timeout=verify_timeout,
+                       force_rotate=frozenset(names))
+    _apply(paths, options, auto_approve, fmt)

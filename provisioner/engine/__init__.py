@@ -1,0 +1,1 @@
+"""The engine: reading live state, planning, and applying plans."""

@@ -1,0 +1,145 @@
+"""The run context: one signed-in connection per org, one sink per Workflow² instance, per run.
+
+Small ``build_*`` functions wire the adapters so tests can pass real collaborators (the sandbox
+org, a temporary state directory, a real Workflow² server) without patching internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from provisioner.errors import ProvisionerError, SpecError
+from provisioner.model import Desired, ImportFileSink, OrgSpec, WorkflowInstanceSpec
+from provisioner.state import DEFAULT_STATE_PATH
+
+if TYPE_CHECKING:
+    from provisioner.salesforce.connection import OrgConnection
+    from provisioner.workflow2.api import Workflow2Client
+    from provisioner.workflow2.importfile import ImportFileSink as FileSink
+    from provisioner.workflow2.sink import ApiSink
+
+    Sink = ApiSink | FileSink
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a plan/apply run behaves (built by the CLI from its flags)."""
+
+    state_path: Path = DEFAULT_STATE_PATH
+    verify_timeout: float = 600.0
+    deploy_timeout: float = 1800.0
+    force_rotate: frozenset[str] = frozenset()
+    prune: bool = False
+    allow_plaintext_secrets: bool = False
+    max_workers: int = 4
+    environ: Mapping[str, str] | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_line: str) -> None:
+    return None
+
+
+class RunContext:
+    """Connections and sinks opened lazily for one run, closed together at the end."""
+
+    def __init__(self, desired: Desired, options: RunOptions, progress: Progress = _quiet) -> None:
+        self.desired = desired
+        self.options = options
+        self.progress = progress
+        self._connections: dict[str, OrgConnection] = {}
+        self._clients: dict[str, Workflow2Client] = {}
+        self._sinks: dict[str, Sink] = {}
+
+    # -- Salesforce ----------------------------------------------------------------------------
+    def connection(self, org_name: str) -> OrgConnection:
+        """The signed-in connection to ``org_name`` (sign-in happens once per run)."""
+        if org_name not in self._connections:
+            self._connections[org_name] = build_connection(
+                self.desired.orgs[org_name], self.options, self.progress
+            )
+        return self._connections[org_name]
+
+    # -- Workflow² -----------------------------------------------------------------------------
+    def client(self, instance: str) -> Workflow2Client:
+        """The REST client of an api-sink instance (capabilities probed once per run)."""
+        if instance not in self._clients:
+            self._clients[instance] = build_client(self.desired.instances[instance], self.options)
+        return self._clients[instance]
+
+    def sink(self, instance: str) -> Sink:
+        """The sink records of ``instance`` are written to."""
+        if instance not in self._sinks:
+            spec = self.desired.instances[instance]
+            if isinstance(spec.sink, ImportFileSink):
+                self._sinks[instance] = build_file_sink(spec, self.options)
+            else:
+                from provisioner.workflow2.sink import ApiSink
+
+                self._sinks[instance] = ApiSink(self.client(instance))
+        return self._sinks[instance]
+
+    def close(self) -> None:
+        """Close every connection (stopping an embedded sandbox org)."""
+        for conn in self._connections.values():
+            conn.close()
+        self._connections.clear()
+
+    def __enter__(self) -> RunContext:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def build_connection(org: OrgSpec, options: RunOptions, progress: Progress) -> OrgConnection:
+    """Sign in to ``org`` (or start the embedded sandbox org) for this run."""
+    from provisioner.salesforce.connection import connect
+
+    progress(f"signing in to org {org.name}" + (" (embedded sandbox)" if org.sandbox else ""))
+    return connect(org, environ=options.environ)
+
+
+def build_client(spec: WorkflowInstanceSpec, options: RunOptions) -> Workflow2Client:
+    """The REST client of a Workflow² instance, its API key resolved from its reference."""
+    from provisioner.workflow2.api import Workflow2Client
+
+    if spec.api_key is None:
+        raise SpecError(
+            f"{spec.source}: WorkflowInstance {spec.name!r} has no apiKey",
+            "add spec.apiKey: {env: NAME} (an API key with the credential scopes)",
+        )
+    return Workflow2Client(
+        spec.base_url,
+        spec.api_key.resolve(options.environ),
+        instance_name=spec.name,
+        ca_file=str(spec.ca_file) if spec.ca_file else None,
+    )
+
+
+def build_file_sink(spec: WorkflowInstanceSpec, options: RunOptions) -> FileSink:
+    """The import-file sink of an instance, encrypted when the spec gives a key."""
+    from provisioner.workflow2.importfile import ImportFileSink as FileSinkImpl
+
+    assert isinstance(spec.sink, ImportFileSink)
+    key = spec.sink.encryption_key.resolve(options.environ) if spec.sink.encryption_key else None
+    try:
+        return FileSinkImpl(
+            spec.sink.path, encryption_key=key, allow_plaintext=options.allow_plaintext_secrets
+        )
+    except ProvisionerError as exc:
+        raise type(exc)(f"WorkflowInstance {spec.name!r} ({spec.source}): {exc.message}",
+                        exc.hint) from exc

@@ -1,0 +1,422 @@
+"""The executor: carries out a plan. One Metadata API deploy per org, then the JWT verification,
+then the Workflow² records; state saved and journaled around every remote step.
+
+Order per org: generate keys (in parallel) -> journal intents -> one deploy (transactional) ->
+state -> verify each new key with a real token exchange (in parallel, through the propagation
+delay) -> roll a failed rotation back to the previous certificate -> write the records of the
+verified apps -> let Workflow² test its JWT records.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from provisioner.engine.context import RunContext
+from provisioner.engine.live import LiveSnapshot
+from provisioner.engine.planner import (
+    credential_key,
+    credential_type,
+    my_domain_for,
+    record_id_for,
+    value_fingerprint,
+)
+from provisioner.engine.statewriter import (
+    StateWriter,
+    apply_credential,
+    apply_deploy,
+    apply_rollback,
+    apply_unverified,
+    deploy_facts,
+)
+from provisioner.errors import ProvisionerError, RemoteError, VerificationError
+from provisioner.journal import Journal, JournalStep
+from provisioner.keys import (
+    KeyMaterial,
+    KeyRequest,
+    generate_consumer_key,
+    generate_consumer_secret,
+    generate_many,
+)
+from provisioner.model import AppSpec, CredentialSpec
+from provisioner.plan.types import AppChange, Plan
+from provisioner.secret import Secret
+from provisioner.state import State
+
+_DEPLOYING = ("create", "update", "rotate", "replace")
+
+
+@dataclass
+class Generated:
+    """Material made for this run: keys, consumer keys and secrets (never persisted)."""
+
+    keys: dict[str, KeyMaterial] = field(default_factory=dict)
+    consumer_keys: dict[str, str] = field(default_factory=dict)
+    consumer_secrets: dict[str, Secret] = field(default_factory=dict)
+
+
+@dataclass
+class ApplyResult:
+    """What an apply did, for the CLI to report."""
+
+    deploys: int = 0
+    components: int = 0
+    verified: list[str] = field(default_factory=list)
+    rolled_back: list[str] = field(default_factory=list)
+    records_written: list[str] = field(default_factory=list)
+    tests: dict[str, str] = field(default_factory=dict)
+    connect_links: dict[str, str] = field(default_factory=dict)
+    failures: list[ProvisionerError] = field(default_factory=list)
+
+
+class Executor:
+    """Applies one plan within one run context."""
+
+    def __init__(self, ctx: RunContext, snap: LiveSnapshot, writer: StateWriter, journal: Journal):
+        self.ctx = ctx
+        self.snap = snap
+        self.writer = writer
+        self.journal = journal
+        self.result = ApplyResult()
+        self.material = Generated()
+
+    # -- generation ----------------------------------------------------------------------------
+    def generate(self, plan: Plan) -> None:
+        """Keys for every app that gets a new certificate (in parallel); consumer keys/secrets."""
+        desired = self.ctx.desired
+        requests = []
+        for change in plan.apps:
+            app = desired.apps.get(change.app)
+            if app is None:
+                continue
+            if change.new_certificate and app.certificate is not None:
+                requests.append(KeyRequest(
+                    name=app.name, subject=f"{app.api_name} ({app.org}) provisioner",
+                    key_size=app.certificate.key_size, validity_days=app.certificate.validity_days,
+                    now=self.ctx.options.clock(),
+                ))
+            if change.action in ("create", "replace"):
+                self.material.consumer_keys[app.name] = generate_consumer_key()
+            if change.new_consumer_secret:
+                self.material.consumer_secrets[app.name] = generate_consumer_secret()
+        if requests:
+            self.ctx.progress(f"generating {len(requests)} key pair(s) and certificate(s)")
+            self.material.keys = generate_many(requests, max_workers=self.ctx.options.max_workers)
+
+    # -- deploy --------------------------------------------------------------------------------
+    def _certificate_for(self, app: AppSpec) -> str | None:
+        if app.name in self.material.keys:
+            return self.material.keys[app.name].certificate_pem
+        st = self.writer.state.apps.get(app.name)
+        if app.certificate is not None and st is not None and st.certificate is not None:
+            return st.certificate.pem
+        return None
+
+    def deploy_org(self, org_name: str, changes: Sequence[AppChange]) -> None:
+        """One transactional deploy of every change in ``org_name``; state updated after it."""
+        from provisioner.metadata.build import build_components
+        from provisioner.metadata.package import deploy_zip
+        from provisioner.salesforce.deploy import PollPolicy, deploy
+
+        desired = self.ctx.desired
+        org = desired.orgs[org_name]
+        components = []
+        destructive = []
+        steps: list[tuple[str, str, dict[str, Any]]] = []
+        for change in changes:
+            if change.action == "delete":
+                destructive.extend(_destructive(change))
+                continue
+            app = desired.apps[change.app]
+            consumer_key = self.material.consumer_keys.get(app.name)
+            secret = self.material.consumer_secrets.get(app.name)
+            pem = self._certificate_for(app)
+            components.extend(build_components(
+                app, org, desired.callback_urls(app, self.snap.callback_urls),
+                certificate_pem=pem, consumer_key=consumer_key, consumer_secret=secret,
+            ))
+            live_key = self.snap.apps.get(app.name)
+            facts = deploy_facts(
+                action=change.action, api_name=app.api_name, app_type=app.app_type,
+                consumer_key=consumer_key or (live_key.view.consumer_key if live_key else None),
+                certificate_pem=pem if app.name in self.material.keys else None,
+                consumer_secret_fingerprint=secret.fingerprint() if secret else None,
+                reason="; ".join(change.rotate_reasons) or None,
+            )
+            steps.append((app.name, change.action, facts))
+        ids = [self.journal.record_intent(JournalStep("deploy", org=org_name, app=name, facts=facts))
+               for name, _, facts in steps]
+        conn = self.ctx.connection(org_name)
+        self.ctx.progress(f"deploying {len(components)} component(s) of {len(steps)} app(s) "
+                          f"to org {org_name} in one deploy")
+        try:
+            result = deploy(
+                conn, deploy_zip(components, org.api_version, destructive=destructive),
+                poll=PollPolicy(timeout=self.ctx.options.deploy_timeout),
+                on_progress=lambda p: self.ctx.progress(
+                    f"deploy {p.deploy_id}: {p.status} ({p.components_deployed}/"
+                    f"{p.components_total} components, {p.elapsed:.1f} s)"),
+            )
+        except RemoteError as exc:
+            raise _map_deploy_failure(exc, desired.apps_in(org_name)) from exc
+        self.result.deploys += 1
+        self.result.components += len(components)
+        at = self.ctx.options.clock()
+
+        def record(state: Any) -> None:
+            for (name, _, facts), step_id in zip(steps, ids, strict=True):
+                apply_deploy(state, name, org_name, facts, at)
+                self.journal.mark_done(step_id, {"deployId": result.deploy_id})
+            for change in changes:
+                if change.action == "delete":
+                    state.apps.pop(change.app, None)
+
+        self.writer.update(record)
+
+    # -- verification --------------------------------------------------------------------------
+    def verify_org(self, org_name: str, changes: Sequence[AppChange]) -> set[str]:
+        """Verify every new key of the org; returns the apps whose login failed."""
+        todo = [c for c in changes if c.app in self.material.keys]
+        failed: set[str] = set()
+        if not todo:
+            return failed
+        with ThreadPoolExecutor(max_workers=max(1, min(self.ctx.options.max_workers, len(todo)))) as pool:
+            futures = {c.app: pool.submit(self._verify_app, c) for c in todo}
+            for name, fut in futures.items():
+                error = fut.result()
+                if error is not None:
+                    failed.add(name)
+                    self.result.failures.append(error)
+        rollbacks = [c for c in todo if c.app in failed and c.action == "rotate"]
+        if rollbacks:
+            self._roll_back(org_name, rollbacks)
+        for change in todo:
+            if change.app in failed and change.action != "rotate":
+                step = self.journal.record_intent(JournalStep("unverified", org=org_name, app=change.app))
+                self.writer.update(functools.partial(_forget_certificate, app=change.app))
+                self.journal.mark_done(step)
+        return failed
+
+    def _verify_app(self, change: AppChange) -> VerificationError | None:
+        from provisioner.salesforce import endpoints
+        from provisioner.salesforce.verify import verify_jwt_login
+
+        app = self.ctx.desired.apps[change.app]
+        username = app.integration_username
+        if username is None:
+            self.ctx.progress(f"app {app.name}: no JWT credential names an integration user, "
+                              "so the new key is not verified by a login")
+            return None
+        org = self.ctx.desired.orgs[app.org]
+        conn = self.ctx.connection(app.org)
+        consumer_key = self.writer.state.apps[app.name].consumer_key
+        step = self.journal.record_intent(JournalStep("verify", org=app.org, app=app.name))
+        self.ctx.progress(f"verifying the JWT login of app {app.name} as {username}")
+        try:
+            login = verify_jwt_login(
+                token_url=endpoints.token_url(org, conn),
+                audience=endpoints.token_audience(org, app.app_type, conn),
+                client_id=consumer_key, username=username,
+                private_key=self.material.keys[app.name].private_key,
+                verify_tls=conn.verify, timeout=self.ctx.options.verify_timeout,
+                who=f"app {app.name!r} in org {app.org!r}",
+                on_wait=lambda w: self.ctx.progress(
+                    f"app {app.name}: login not accepted yet ({w.cause}); retrying in "
+                    f"{w.delay:.0f} s ({w.elapsed:.0f} s so far)"),
+            )
+        except VerificationError as exc:
+            return exc
+        self.journal.mark_done(step, {"attempts": login.attempts})
+        self.result.verified.append(app.name)
+        return None
+
+    def _roll_back(self, org_name: str, changes: Sequence[AppChange]) -> None:
+        """Deploy the previous certificates back (they are public; state keeps them)."""
+        from provisioner.metadata.build import build_components
+        from provisioner.metadata.package import deploy_zip
+        from provisioner.salesforce.deploy import PollPolicy, deploy
+
+        desired = self.ctx.desired
+        org = desired.orgs[org_name]
+        components = []
+        ids = []
+        for change in changes:
+            app = desired.apps[change.app]
+            previous = self.writer.state.apps[app.name].previous_certificate
+            if previous is None:
+                continue
+            components.extend(build_components(
+                app, org, desired.callback_urls(app, self.snap.callback_urls),
+                certificate_pem=previous.pem,
+            ))
+            ids.append((app.name, self.journal.record_intent(JournalStep(
+                "rollback", org=org_name, app=app.name,
+                facts={"certificateFingerprint": previous.fingerprint}))))
+        if not components:
+            return
+        self.ctx.progress(f"rolling back {len(ids)} app(s) in org {org_name} to the previous "
+                          "certificate")
+        deploy(self.ctx.connection(org_name), deploy_zip(components, org.api_version),
+               poll=PollPolicy(timeout=self.ctx.options.deploy_timeout))
+        self.result.deploys += 1
+
+        def record(state: Any) -> None:
+            for name, step_id in ids:
+                apply_rollback(state, name)
+                self.journal.mark_done(step_id)
+                self.result.rolled_back.append(name)
+
+        self.writer.update(record)
+
+    # -- Workflow² records ---------------------------------------------------------------------
+    def write_credentials(self, plan: Plan, failed_apps: set[str]) -> None:
+        """Write every record the plan changes, except those of apps whose login failed."""
+        by_instance: dict[str, list[tuple[AppSpec, CredentialSpec]]] = {}
+        for change in plan.credentials:
+            if change.action == "no-op" or change.app in failed_apps:
+                continue
+            app = self.ctx.desired.apps[change.app]
+            cred = next(c for c in app.credentials if credential_key(c) == change.key)
+            by_instance.setdefault(cred.instance, []).append((app, cred))
+        for instance, items in sorted(by_instance.items()):
+            self._write_instance(instance, items)
+
+    def _record(self, app: AppSpec, cred: CredentialSpec, schema: Any) -> Any:
+        from provisioner.workflow2.records import build_jwt_record, build_oauth2_record
+
+        st = self.writer.state.apps[app.name]
+        rid = record_id_for(cred, st)
+        if cred.type == "jwt":
+            keys = self.material.keys.get(app.name)
+            if keys is None:
+                raise ProvisionerError(
+                    f"credential {credential_key(cred)!r}: no new private key in this run",
+                    "run plan again: the record can be written only together with a new key",
+                )
+            return build_jwt_record(
+                id=rid, name=cred.name, environment=cred.environment, client_id=st.consumer_key,
+                username=cred.username or "", private_key=keys.private_key,
+                my_domain_url=my_domain_for(app, cred, self.snap.org_facts.get(app.org)),
+                schema=schema,
+            )
+        secret = self.material.consumer_secrets.get(app.name)
+        if secret is None:
+            raise ProvisionerError(
+                f"credential {credential_key(cred)!r}: no consumer secret in this run",
+                "run plan again: the record can be written only together with a new secret",
+            )
+        return build_oauth2_record(
+            id=rid, name=cred.name, environment=cred.environment, client_id=st.consumer_key,
+            client_secret=secret, schema=schema,
+        )
+
+    def _write_instance(self, instance: str, items: Sequence[tuple[AppSpec, CredentialSpec]]) -> None:
+        spec = self.ctx.desired.instances[instance]
+        sink = self.ctx.sink(instance)
+        client = self.ctx.client(instance) if spec.sink.type == "api" else None
+        for app, cred in items:
+            schema = client.schema(credential_type(cred)) if client is not None else None
+            record = self._record(app, cred, schema)
+            st = self.writer.state.apps[app.name]
+            prints = {k: value_fingerprint(v) for k, v in record.public_fields().items()}
+            if cred.type == "jwt":
+                assert st.certificate is not None
+                prints["privateKey"] = st.certificate.public_key_fingerprint
+            else:
+                prints["clientSecret"] = record.fingerprints()["clientSecret"]
+            facts = {"instance": instance, "name": cred.name, "type": record.type,
+                     "recordId": record.id, "sink": spec.sink.type,
+                     "fieldFingerprints": json.dumps(prints, sort_keys=True)}
+            known = st.credentials.get(credential_key(cred))
+            previous = None
+            if known is not None:
+                previous = {record.id: {"name": known.name, "fields": {},
+                                        "fingerprints": {k: v for k, v in known.field_fingerprints.items()
+                                                         if k in record.secret_fields}}}
+            step = self.journal.record_intent(JournalStep(
+                "credential-write", org=app.org, app=app.name, instance=instance, facts=facts))
+            self.ctx.progress(f"writing Workflow² credential {cred.name!r} ({record.type}) to {instance}")
+            results = sink.write([record], previous)
+            facts["recordId"] = results[0].record_id
+            self.journal.mark_done(step, {"recordId": results[0].record_id})
+            at = self.ctx.options.clock()
+            self.writer.update(functools.partial(_record_credential, app=app.name, facts=dict(facts), at=at))
+            self.result.records_written.append(f"{instance}/{cred.name}")
+            if cred.type == "oauth2" and client is not None:
+                self.result.connect_links[f"{instance}/{cred.name}"] = (
+                    f"{client.base_url}/home/credentials/{results[0].record_id}")
+            if cred.type == "jwt" and client is not None and client.capabilities().credential_test:
+                verdict = client.test(results[0].record_id)
+                self.result.tests[f"{instance}/{cred.name}"] = (
+                    "OK" if verdict.ok else f"{verdict.status}: {verdict.message}")
+                if not verdict.ok:
+                    self.result.failures.append(RemoteError(
+                        f"Workflow² {instance}: the server's own test of credential {cred.name!r} "
+                        f"failed: {verdict.message}",
+                        "the server signs a JWT with the stored key and calls the org's token "
+                        "endpoint: check that the server can reach the org and trusts its TLS "
+                        "certificate (NODE_EXTRA_CA_CERTS for a private CA)",
+                    ))
+
+
+def _forget_certificate(state: State, *, app: str) -> None:
+    apply_unverified(state, app)
+
+
+def _record_credential(state: State, *, app: str, facts: dict[str, Any], at: datetime) -> None:
+    apply_credential(state, app, facts, at)
+
+
+def _destructive(change: AppChange) -> list[tuple[str, str]]:
+    from provisioner.metadata.build import CONNECTED_APP, eca_full_names
+
+    if change.app_type == "connectedApp":
+        return [(CONNECTED_APP, change.api_name)]
+    return [(t, n) for t, n in eca_full_names(change.api_name).items()]
+
+
+def _map_deploy_failure(exc: RemoteError, apps: Sequence[AppSpec]) -> RemoteError:
+    """The deploy error with each component failure pointed at its spec file and app."""
+    failures = getattr(exc, "failures", ())
+    if not failures:
+        return exc
+    lines = [exc.message.splitlines()[0]]
+    for failure in failures:
+        owner = _owner(failure.full_name or failure.file_name or "", apps)
+        where = f"{owner.source}: app {owner.name!r}: " if owner else ""
+        lines.append(f"  - {where}{failure.describe()}")
+    return RemoteError("\n".join(lines), exc.hint)
+
+
+def _owner(name: str, apps: Sequence[AppSpec]) -> AppSpec | None:
+    stem = name.rsplit("/", 1)[-1].split(".", 1)[0]
+    best = None
+    for app in apps:
+        matches = stem == app.api_name or stem.startswith(app.api_name + "_")
+        if matches and (best is None or len(app.api_name) > len(best.api_name)):
+            best = app
+    return best
+
+
+def execute(
+    plan: Plan, ctx: RunContext, snap: LiveSnapshot, writer: StateWriter, journal: Journal
+) -> ApplyResult:
+    """Carry out ``plan``; failures of single apps are collected in the result, not raised."""
+    ex = Executor(ctx, snap, writer, journal)
+    ex.generate(plan)
+    by_org: dict[str, list[AppChange]] = {}
+    for change in plan.apps:
+        if change.action in _DEPLOYING or change.action == "delete":
+            by_org.setdefault(change.org, []).append(change)
+    failed: set[str] = set()
+    for org_name, changes in sorted(by_org.items()):
+        ex.deploy_org(org_name, changes)
+        failed |= ex.verify_org(org_name, [c for c in changes if c.action != "delete"])
+    ex.write_credentials(plan, failed)
+    journal.clear()
+    return ex.result

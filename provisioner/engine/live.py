@@ -1,0 +1,224 @@
+"""Reading what is: apps from each org, records from each Workflow² instance, for the planner.
+
+Reads are batched (ten components per Metadata API call) and independent orgs are read in
+parallel. The result also carries digests of what was read, so ``apply PLANFILE`` can refuse a
+plan whose org changed since it was made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provisioner.engine.context import RunContext
+from provisioner.engine.planner import (
+    LiveApp,
+    LiveCredential,
+    OrgFacts,
+    PlanInputs,
+    credential_key,
+    record_id_for,
+)
+from provisioner.errors import ProvisionerError
+from provisioner.model import AppSpec, AppType, Desired, ImportFileSink
+from provisioner.state import State
+
+
+@dataclass
+class LiveSnapshot:
+    """Everything read from the remote systems for one plan."""
+
+    apps: dict[str, LiveApp | None] = field(default_factory=dict)
+    components: dict[str, Any] = field(default_factory=dict)  # app name -> salesforce LiveApp
+    credentials: dict[str, LiveCredential | None] = field(default_factory=dict)
+    org_facts: dict[str, OrgFacts] = field(default_factory=dict)
+    callback_urls: dict[str, str] = field(default_factory=dict)
+    creation_refused: dict[str, str] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a spec file's bytes (a saved plan records them)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _wanted_by_org(desired: Desired, state: State) -> dict[str, list[tuple[str, str, AppType]]]:
+    """(app name, API name, type) to read, per org: apps of the specs and apps in state."""
+    wanted: dict[str, list[tuple[str, str, AppType]]] = {}
+    for app in desired.apps.values():
+        wanted.setdefault(app.org, []).append((app.name, app.api_name, app.app_type))
+    for name, st in state.apps.items():
+        if name not in desired.apps and st.org in desired.orgs:
+            kind: AppType = "connectedApp" if st.app_type == "connectedApp" else "externalClientApp"
+            wanted.setdefault(st.org, []).append((name, st.api_name, kind))
+    return wanted
+
+
+def read_org(ctx: RunContext, org_name: str, items: Sequence[tuple[str, str, AppType]]) -> dict[str, Any]:
+    """The live apps of one org by app name (None when absent)."""
+    from provisioner.salesforce.reader import read_apps
+
+    conn = ctx.connection(org_name)
+    ctx.progress(f"reading {len(items)} app(s) from org {org_name}")
+    found = read_apps(conn, [(api, kind) for _, api, kind in items])
+    return {name: found.get(api) for name, api, _ in items}
+
+
+def _check_connected_app_creation(ctx: RunContext, app: AppSpec) -> str | None:
+    """Ask the org (check-only deploy) whether it lets this Connected App be created."""
+    from provisioner.metadata.build import build_components
+    from provisioner.metadata.package import deploy_zip
+    from provisioner.salesforce.deploy import PollPolicy, check_only_deploy
+
+    org = ctx.desired.orgs[app.org]
+    comps = build_components(app, org, ctx.desired.callback_urls(app))
+    result = check_only_deploy(
+        ctx.connection(app.org),
+        deploy_zip(comps, org.api_version, include_secrets=False),
+        poll=PollPolicy(initial=0.1, timeout=ctx.options.deploy_timeout),
+    )
+    if result.success:
+        return None
+    problems = [f.problem for f in result.failures] or [result.error_message or result.status]
+    return "; ".join(problems)
+
+
+def read_credentials(ctx: RunContext, desired: Desired, state: State) -> dict[str, LiveCredential | None]:
+    """The live record of every credential the specs ask for, per instance."""
+    out: dict[str, LiveCredential | None] = {}
+    by_instance: dict[str, list[tuple[str, str, str]]] = {}
+    for app in desired.apps.values():
+        st = state.apps.get(app.name)
+        for cred in app.credentials:
+            by_instance.setdefault(cred.instance, []).append(
+                (credential_key(cred), record_id_for(cred, st), cred.type)
+            )
+    for instance, items in sorted(by_instance.items()):
+        sink = ctx.sink(instance)
+        ctx.progress(f"reading {len(items)} credential record(s) from Workflow² {instance}")
+        live = sink.read([rid for _, rid, _ in items])
+        for key, rid, kind in items:
+            rec = live.get(rid)
+            if rec is None:
+                out[key] = None
+                continue
+            status = None
+            if kind == "oauth2":
+                status = _connection_status(ctx, instance, rid, rec.data)
+            out[key] = LiveCredential(rec.id, rec.name, rec.type, status)
+    return out
+
+
+def _connection_status(ctx: RunContext, instance: str, record_id: str, data: Any) -> str:
+    """Whether an OAuth2 record has been connected (a person clicked Connect)."""
+    spec = ctx.desired.instances[instance]
+    if isinstance(spec.sink, ImportFileSink):
+        if data is None:
+            return "unknown (the file is encrypted with another key)"
+        return "connected" if data.get("oauthTokenData") else "not connected"
+    client = ctx.client(instance)
+    if not client.capabilities().credential_test:
+        return "unknown (this Workflow² version cannot test credentials)"
+    verdict = client.test(record_id)
+    return "connected" if verdict.ok else "not connected"
+
+
+def read_live(ctx: RunContext, state: State) -> LiveSnapshot:
+    """Read every org and instance the specs name; orgs in parallel."""
+    desired = ctx.desired
+    snap = LiveSnapshot()
+    wanted = _wanted_by_org(desired, state)
+    orgs = sorted(wanted)
+    # Sign in first, one org at a time: an embedded sandbox starts here, and errors come in order.
+    for org_name in orgs:
+        ctx.connection(org_name)
+    results: dict[str, dict[str, Any]] = {}
+    if orgs:
+        with ThreadPoolExecutor(max_workers=max(1, min(ctx.options.max_workers, len(orgs)))) as pool:
+            futures = {o: pool.submit(read_org, ctx, o, wanted[o]) for o in orgs}
+            failure: ProvisionerError | None = None
+            for org_name in orgs:
+                try:
+                    results[org_name] = futures[org_name].result()
+                except ProvisionerError as exc:
+                    failure = failure or exc
+            if failure is not None:
+                raise failure
+    from provisioner.salesforce import endpoints
+
+    for org_name in orgs:
+        conn = ctx.connection(org_name)
+        org = desired.orgs[org_name]
+        snap.org_facts[org_name] = OrgFacts(
+            my_domain_url=endpoints.my_domain_url(org, conn),
+            login_host=endpoints.login_host(org, conn),
+        )
+        views = {}
+        for name, live in results[org_name].items():
+            snap.components[name] = live
+            snap.apps[name] = LiveApp(live.view) if live is not None else None
+            views[name] = live.view.as_dict() if live is not None else None
+        snap.digests[f"org/{org_name}"] = _digest(views)
+    for app in desired.apps.values():
+        if app.app_type == "connectedApp" and snap.apps.get(app.name) is None:
+            refused = _check_connected_app_creation(ctx, app)
+            if refused:
+                snap.creation_refused[app.name] = refused
+    snap.callback_urls = resolve_callbacks(ctx)
+    snap.credentials = read_credentials(ctx, desired, state)
+    for instance in sorted({c.instance for a in desired.apps.values() for c in a.credentials}):
+        seen = {k: (v.id, v.name, v.type) if v else None for k, v in snap.credentials.items()
+                if k.startswith(instance + "/")}
+        snap.digests[f"workflow2/{instance}"] = _digest(seen)
+    return snap
+
+
+def resolve_callbacks(ctx: RunContext) -> dict[str, str]:
+    """The OAuth callback URL of each instance an app refers to (server's own when reachable)."""
+    from provisioner.model import CallbackRef
+    from provisioner.workflow2.callback import resolve_callback_url
+
+    out: dict[str, str] = {}
+    for app in ctx.desired.apps.values():
+        for url in app.callback_urls:
+            if isinstance(url, CallbackRef) and url.instance not in out:
+                spec = ctx.desired.instances[url.instance]
+                if spec.oauth_callback_url:
+                    out[url.instance] = spec.oauth_callback_url
+                elif isinstance(spec.sink, ImportFileSink):
+                    out[url.instance] = spec.callback_url  # offline sink: derive, don't call
+                else:
+                    out[url.instance] = resolve_callback_url(
+                        spec.base_url, ca_file=str(spec.ca_file) if spec.ca_file else None
+                    ).url
+    return out
+
+
+def plan_inputs(
+    ctx: RunContext, state: State, snap: LiveSnapshot, spec_files: Sequence[Path]
+) -> PlanInputs:
+    """Assemble the planner's inputs from what was read."""
+    return PlanInputs(
+        desired=ctx.desired,
+        state=state,
+        live_apps=snap.apps,
+        live_credentials=snap.credentials,
+        org_facts=snap.org_facts,
+        callback_urls=snap.callback_urls,
+        now=ctx.options.clock(),
+        creation_refused=snap.creation_refused,
+        force_rotate=ctx.options.force_rotate,
+        prune=ctx.options.prune,
+        spec_files=tuple((str(p), file_digest(p)) for p in spec_files),
+        live_digests=tuple(sorted(snap.digests.items())),
+        sink_kinds={n: i.sink.type for n, i in ctx.desired.instances.items()},
+    )

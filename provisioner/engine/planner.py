@@ -1,0 +1,442 @@
+"""The planner: desired (specs) vs live (org, Workflow²) vs state -> a typed :class:`Plan`.
+
+Pure: plain data in, a plan out; no I/O, no clock (``now`` is passed in). It knows Salesforce's
+rules: a consumer key is chosen on create and never resent; a certificate whose private key the
+tool does not hold must be replaced (rotated) before a JWT credential can be written; creating a
+Connected App where the org refuses it is a planning error; reads canonicalise values (the
+:class:`~provisioner.metadata.view.AppView` normalises them so nothing shows false drift).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from provisioner.errors import PlanError
+from provisioner.keys import certificate_info
+from provisioner.metadata.view import AppView, desired_view
+from provisioner.model import AppSpec, CredentialSpec, Desired, OrgSpec
+from provisioner.plan.types import (
+    AppAction,
+    AppChange,
+    CredentialAction,
+    CredentialChange,
+    FieldChange,
+    Plan,
+)
+from provisioner.secret import Secret
+from provisioner.state import AppState, State
+from provisioner.workflow2.records import JWT_TYPE, OAUTH2_TYPE, derive_credential_id
+
+#: Shown where a value exists only after apply (a consumer key chosen at create).
+AFTER_APPLY = "(known after apply)"
+_UNMANAGED_VIEW_FIELDS = frozenset({"certificate_fingerprint", "consumer_key", "app_type"})
+
+
+@dataclass(frozen=True)
+class LiveApp:
+    """An app as read from its org: the comparable view (None = not in the org)."""
+
+    view: AppView
+
+
+@dataclass(frozen=True)
+class LiveCredential:
+    """A Workflow² record as its sink shows it (the API never returns secret data)."""
+
+    id: str
+    name: str
+    type: str
+    connection_status: str | None = None
+
+
+@dataclass(frozen=True)
+class OrgFacts:
+    """What only a signed-in org knows: where app logins go and their audience."""
+
+    my_domain_url: str | None
+    login_host: str
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """Everything the planner needs, read beforehand by :mod:`provisioner.engine.live`."""
+
+    desired: Desired
+    state: State
+    live_apps: Mapping[str, LiveApp | None]
+    live_credentials: Mapping[str, LiveCredential | None]
+    org_facts: Mapping[str, OrgFacts]
+    callback_urls: Mapping[str, str]
+    now: datetime
+    creation_refused: Mapping[str, str] = field(default_factory=dict)
+    force_rotate: frozenset[str] = frozenset()
+    prune: bool = False
+    spec_files: tuple[tuple[str, str], ...] = ()
+    live_digests: tuple[tuple[str, str], ...] = ()
+    sink_kinds: Mapping[str, str] = field(default_factory=dict)
+
+
+def credential_type(spec: CredentialSpec) -> str:
+    """The Workflow² credential type written for a credential spec."""
+    return JWT_TYPE if spec.type == "jwt" else OAUTH2_TYPE
+
+
+def credential_key(spec: CredentialSpec) -> str:
+    """The state key of a credential: ``instance/name``."""
+    return f"{spec.instance}/{spec.name}"
+
+
+def record_id_for(spec: CredentialSpec, app_state: AppState | None) -> str:
+    """The record id: the one state recorded, else the deterministic id for a new record."""
+    if app_state is not None:
+        known = app_state.credentials.get(credential_key(spec))
+        if known is not None and known.record_id:
+            return known.record_id
+    return derive_credential_id(spec.instance, spec.name)
+
+
+def my_domain_for(app: AppSpec, cred: CredentialSpec, facts: OrgFacts | None) -> str | None:
+    """The JWT record's ``myDomainUrl``: the spec's, else the org's for External Client Apps."""
+    if cred.my_domain_url:
+        return cred.my_domain_url.rstrip("/")
+    if app.app_type == "externalClientApp" and facts is not None and facts.my_domain_url:
+        return facts.my_domain_url.rstrip("/")
+    return None
+
+
+def public_fields(
+    app: AppSpec, cred: CredentialSpec, consumer_key: str | None, facts: OrgFacts | None
+) -> dict[str, str]:
+    """The non-secret fields of the record the spec asks for (consumer key may be unknown)."""
+    out = {"environment": cred.environment, "clientId": consumer_key or AFTER_APPLY}
+    if cred.type == "jwt":
+        out["username"] = cred.username or ""
+        domain = my_domain_for(app, cred, facts)
+        if domain:
+            out["myDomainUrl"] = domain
+    return out
+
+
+def value_fingerprint(value: Any) -> str:
+    """The fingerprint state keeps for a public field value (same rule for every field)."""
+    return Secret(json.dumps(value, sort_keys=True)).fingerprint()
+
+
+def _shown(value: Any) -> str | None:
+    if value is None or value == ():
+        return None
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _view_changes(before: AppView | None, after: AppView) -> tuple[FieldChange, ...]:
+    base = before if before is not None else AppView(app_type=after.app_type)
+    return tuple(
+        FieldChange(_camel(c.field), _shown(c.before), _shown(c.after))
+        for c in base.diff(after)
+        if c.field not in _UNMANAGED_VIEW_FIELDS
+    )
+
+
+@dataclass
+class _AppDecision:
+    change: AppChange
+    consumer_key: str | None
+
+
+class Planner:
+    """Computes one plan from :class:`PlanInputs` (use :func:`make_plan`)."""
+
+    def __init__(self, inputs: PlanInputs) -> None:
+        self.inputs = inputs
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    # -- apps ----------------------------------------------------------------------------------
+    def _rotation_reasons(
+        self, app: AppSpec, st: AppState | None, live: AppView
+    ) -> list[str]:
+        cert = app.certificate
+        if cert is None:
+            return []
+        reasons: list[str] = []
+        now = self.inputs.now
+        if app.name in self.inputs.force_rotate:
+            reasons.append("forced (provisioner rotate)")
+        known = st.certificate if st is not None else None
+        if live.certificate_fingerprint is None:
+            reasons.append("certificate missing: the app in the org has no certificate")
+        elif known is None or known.fingerprint != live.certificate_fingerprint:
+            reasons.append(
+                "certificate foreign: the org's certificate was not made by provisioner (or its "
+                "key was lost in an interrupted run), so its private key is unknown"
+            )
+        else:
+            window = timedelta(days=cert.rotate_before_days)
+            if known.not_after - now <= window:
+                reasons.append(
+                    f"due by policy: the certificate expires {known.not_after:%Y-%m-%d}, inside "
+                    f"the {cert.rotate_before_days}-day rotateBeforeDays window"
+                )
+            born = st.last_rotation.at if st is not None and st.last_rotation else known.not_before
+            if cert.max_age_days is not None and now - born >= timedelta(days=cert.max_age_days):
+                reasons.append(f"due by policy: the key is older than maxAgeDays ({cert.max_age_days})")
+            size = certificate_info(known.pem).key_size
+            if size != cert.key_size:
+                reasons.append(f"key size changes from {size} to {cert.key_size} bits")
+        if not reasons:
+            reasons.extend(self._jwt_records_needing_key(app, st))
+        return reasons
+
+    def _write_reason(self, app: AppSpec, cred: CredentialSpec, st: AppState | None) -> str | None:
+        """Why a record must be (re)written, if it must. Every write needs the record's secret."""
+        key = credential_key(cred)
+        live = self.inputs.live_credentials.get(key)
+        known = st.credentials.get(key) if st is not None else None
+        facts = self.inputs.org_facts.get(app.org)
+        consumer_key = st.consumer_key if st is not None else None
+        if live is None:
+            return "is missing" if known is not None else "does not exist yet"
+        if known is None:
+            return "is not in state (adopting it means rewriting it)"
+        if live.name != cred.name:
+            return f"was renamed outside provisioner to {live.name!r}"
+        if live.type != credential_type(cred):
+            return f"changed type outside provisioner to {live.type!r}"
+        drift = self._public_drift(app, cred, consumer_key, facts, known.field_fingerprints)
+        if drift:
+            return "has fields that change (" + ", ".join(sorted(drift)) + ")"
+        secret_field = "privateKey" if cred.type == "jwt" else "clientSecret"
+        expected = None
+        if st is not None and cred.type == "jwt" and st.certificate is not None:
+            expected = st.certificate.public_key_fingerprint
+        elif st is not None and cred.type == "oauth2":
+            expected = st.consumer_secret_fingerprint
+        if expected is None or known.field_fingerprints.get(secret_field) != expected:
+            return f"holds a {secret_field} that no longer matches the app"
+        return None
+
+    def _jwt_records_needing_key(self, app: AppSpec, st: AppState | None) -> list[str]:
+        """A JWT record to (re)write needs the private key, which is never stored: rotate."""
+        out = []
+        for cred in app.jwt_credentials:
+            reason = self._write_reason(app, cred, st)
+            if reason:
+                out.append(f"the Workflow² JWT credential {credential_key(cred)!r} {reason} and "
+                           "writing it needs the private key, which provisioner never stores")
+        return out
+
+    def _public_drift(
+        self,
+        app: AppSpec,
+        cred: CredentialSpec,
+        consumer_key: str | None,
+        facts: OrgFacts | None,
+        prints: Mapping[str, str],
+    ) -> list[str]:
+        wanted = public_fields(app, cred, consumer_key, facts)
+        return [k for k, v in wanted.items() if prints.get(k) != value_fingerprint(v)] + [
+            k for k in prints if k not in wanted and k not in ("privateKey", "clientSecret")
+        ]
+
+    def _needs_new_secret(self, app: AppSpec, st: AppState | None) -> str | None:
+        """Why an OAuth2 record needs a consumer secret the tool does not know, if it does."""
+        for cred in app.credentials:
+            if cred.type != "oauth2":
+                continue
+            reason = self._write_reason(app, cred, st)
+            if reason:
+                return (f"the OAuth2 credential {credential_key(cred)!r} {reason} and writing it "
+                        "needs the consumer secret, which Salesforce never returns and "
+                        "provisioner never stores: a new one is set")
+        return None
+
+    def plan_app(self, app: AppSpec) -> _AppDecision:
+        """The change for one app of the specs."""
+        inp = self.inputs
+        org: OrgSpec = inp.desired.orgs[app.org]
+        st = inp.state.apps.get(app.name)
+        live = inp.live_apps.get(app.name)
+        callbacks = inp.desired.callback_urls(app, inp.callback_urls)
+
+        def base(action: AppAction, **kw: Any) -> AppChange:
+            return AppChange(app=app.name, org=app.org, api_name=app.api_name,
+                             app_type=app.app_type, action=action, source=str(app.source), **kw)
+
+        if live is None:
+            refused = inp.creation_refused.get(app.name)
+            if refused:
+                self.errors.append(
+                    f"{app.source}: app {app.name!r}: org {app.org!r} refuses to create the "
+                    f"Connected App {app.api_name} ({refused}); set appType: externalClientApp "
+                    "(new apps are External Client Apps since Spring '26) or ask Salesforce "
+                    "Support to enable Connected App creation"
+                )
+            created: list[str] = []
+            action: AppAction = "create"
+            if st is not None and st.app_type != app.app_type:
+                action = "replace"
+                created.append(f"the {st.app_type} {st.api_name} is replaced by a new {app.app_type}; "
+                             "its credentials are switched to the new app once its login is "
+                             "verified; the old app is left in place")
+            elif st is not None:
+                created.append("the app is in state but missing from the org (deleted outside "
+                             "provisioner): it is created again")
+            view = desired_view(app, org, callbacks, None)
+            change = base(
+                action, changes=_view_changes(None, view),
+                new_certificate=app.certificate is not None, new_consumer_secret=True,
+                notes=tuple(created),
+            )
+            return _AppDecision(change, None)
+        consumer_key = live.view.consumer_key or (st.consumer_key if st is not None else None)
+        known_pem = None
+        if st is not None and st.certificate is not None and (
+            st.certificate.fingerprint == live.view.certificate_fingerprint
+        ):
+            known_pem = st.certificate.pem
+        view = desired_view(app, org, callbacks, known_pem)
+        changes = list(_view_changes(live.view, view))
+        if app.certificate is None and live.view.certificate_fingerprint is not None and (
+            st is not None and st.certificate is not None
+        ):
+            changes.append(FieldChange("certificate", live.view.certificate_fingerprint, None))
+        notes: list[str] = []
+        if st is None:
+            notes.append("adopting an app that exists in the org but not in state")
+        reasons = self._rotation_reasons(app, st, live.view)
+        secret_reason = self._needs_new_secret(app, st)
+        if secret_reason and app.app_type == "connectedApp":
+            self.errors.append(
+                f"{app.source}: app {app.name!r}: {secret_reason.replace(': a new one is set', '')}"
+                "; a Connected App's consumer secret cannot be set through the Metadata API "
+                "after creation: move the app to appType: externalClientApp, or drop the oauth2 "
+                "credential"
+            )
+            secret_reason = None
+        if secret_reason:
+            reasons.append(secret_reason)
+        action = "rotate" if reasons else ("update" if changes else "no-op")
+        change = base(
+            action, changes=tuple(changes), rotate_reasons=tuple(reasons),
+            new_certificate=bool(reasons) and app.certificate is not None and (
+                secret_reason is None or len(reasons) > 1
+            ),
+            new_consumer_secret=secret_reason is not None,
+            notes=tuple(notes),
+        )
+        return _AppDecision(change, consumer_key)
+
+    def plan(self) -> Plan:
+        """The whole plan; raises :class:`PlanError` listing every planning error."""
+        inp = self.inputs
+        app_changes: list[AppChange] = []
+        cred_changes: list[CredentialChange] = []
+        for app in sorted(inp.desired.apps.values(), key=lambda a: (a.org, a.name)):
+            decision = self.plan_app(app)
+            app_changes.append(decision.change)
+            for cred in app.credentials:
+                cred_changes.append(plan_credential(self, app, cred, decision))
+        for name in sorted(set(inp.state.apps) - set(inp.desired.apps)):
+            st = inp.state.apps[name]
+            if inp.prune:
+                app_changes.append(AppChange(
+                    app=name, org=st.org, api_name=st.api_name, app_type=st.app_type,
+                    action="delete", notes=("in state but no longer in the specs (--prune)",),
+                ))
+            else:
+                self.warnings.append(
+                    f"app {name!r} ({st.app_type} {st.api_name} in org {st.org}) is in state but "
+                    "no longer in the specs: it is left alone (plan/apply --prune deletes it)"
+                )
+        if self.errors:
+            raise PlanError(
+                "the specs cannot be applied:\n  " + "\n  ".join(self.errors),
+                "fix the specs (or the org) as each line says, then plan again",
+            )
+        callback_pairs = tuple(sorted(
+            (i, u) for i, u in inp.callback_urls.items()
+            if any(isinstance(cb, str) is False and getattr(cb, "instance", None) == i
+                   for a in inp.desired.apps.values() for cb in a.callback_urls)
+        ))
+        return Plan(
+            apps=tuple(app_changes),
+            credentials=tuple(cred_changes),
+            created_at=inp.now.isoformat().replace("+00:00", "Z"),
+            state_lineage=inp.state.lineage,
+            state_serial=inp.state.serial,
+            spec_files=inp.spec_files,
+            live_digests=inp.live_digests,
+            callback_urls=callback_pairs,
+            warnings=tuple(self.warnings),
+        )
+
+
+def plan_credential(
+    planner: Planner, app: AppSpec, cred: CredentialSpec, decision: _AppDecision
+) -> CredentialChange:
+    """The change for one Workflow² record: create, update (which fields) or no-op."""
+    inp = planner.inputs
+    st = inp.state.apps.get(app.name)
+    key = credential_key(cred)
+    known = st.credentials.get(key) if st is not None else None
+    live = inp.live_credentials.get(key)
+    ctype = credential_type(cred)
+    facts = inp.org_facts.get(app.org)
+    change = decision.change
+    consumer_key = None if change.action in ("create", "replace") else decision.consumer_key
+    wanted = public_fields(app, cred, consumer_key, facts)
+
+    def base(action: CredentialAction, **kw: Any) -> CredentialChange:
+        return CredentialChange(app=app.name, instance=cred.instance, name=cred.name, type=ctype,
+                                action=action, record_id=record_id_for(cred, st),
+                                sink=inp.sink_kinds.get(cred.instance, "api"), **kw)
+
+    status = live.connection_status if live is not None else None
+    secret_field = "privateKey" if cred.type == "jwt" else "clientSecret"
+    secret_changes = (change.new_certificate if cred.type == "jwt" else change.new_consumer_secret)
+    if live is None:
+        drift = ("deleted outside provisioner: written again",) if known is not None else ()
+        new = [FieldChange(k, None, v) for k, v in wanted.items()]
+        new.append(FieldChange(secret_field, None, "new", sensitive=True))
+        return base("create", changes=tuple(new), notes=drift,
+                                connection_status="not connected" if cred.type == "oauth2" else None)
+    fields = []
+    prints = known.field_fingerprints if known is not None else {}
+    for k, v in wanted.items():
+        if prints.get(k) != value_fingerprint(v):
+            fields.append(FieldChange(k, None if k not in prints else "(changed)", v))
+    if secret_changes:
+        fields.append(FieldChange(secret_field, "old", "new", sensitive=True))
+    notes: list[str] = []
+    if live.name != cred.name:
+        fields.append(FieldChange("name", live.name, cred.name))
+        notes.append(f"renamed outside provisioner to {live.name!r}: renamed back")
+    action: CredentialAction = "update" if fields else "no-op"
+    if live.type != ctype:
+        action = "replace"
+        notes.append(f"type changed outside provisioner to {live.type!r}: replaced")
+    reconnect = cred.type == "oauth2" and action != "no-op" and any(
+        f.field in ("clientId", "clientSecret") for f in fields
+    )
+    return base(
+        action, changes=tuple(fields), reconnect_required=reconnect,
+        connection_status=status, notes=tuple(notes),
+    )
+
+
+def make_plan(inputs: PlanInputs) -> Plan:
+    """The plan for ``inputs``; raises :class:`PlanError` listing every planning error."""
+    return Planner(inputs).plan()

@@ -1,0 +1,180 @@
+"""Plan and apply as whole runs: load specs, lock and recover state, read live, plan, execute.
+
+The CLI calls these with a frozen :class:`~provisioner.engine.context.RunOptions`; tests call them
+with a sandbox org and a temporary state path. Nothing here prints: progress goes to a callback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from provisioner.engine.context import Progress, RunContext, RunOptions
+from provisioner.engine.executor import ApplyResult, execute
+from provisioner.engine.live import plan_inputs, read_live
+from provisioner.engine.planner import make_plan
+from provisioner.engine.statewriter import StateWriter, recover
+from provisioner.errors import ProvisionerError, StalePlanError, UsageError
+from provisioner.journal import Journal
+from provisioner.model import Desired
+from provisioner.plan.types import PLAN_FORMAT_VERSION, Plan
+from provisioner.state import StateStore, default_owner
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """A plan and what it was computed from."""
+
+    plan: Plan
+    desired: Desired
+    recovered: tuple[str, ...] = ()
+
+
+def load_specs(paths: Sequence[Path]) -> Desired:
+    """The desired model of ``paths`` (every spec problem in one :class:`SpecError`)."""
+    from provisioner.spec import load_desired
+
+    return load_desired(list(paths))
+
+
+def _spec_files(desired: Desired, paths: Sequence[Path]) -> list[Path]:
+    return list(desired.files) if desired.files else [p for p in paths if p.is_file()]
+
+
+def compute_plan(
+    paths: Sequence[Path], options: RunOptions, progress: Progress
+) -> PlanOutcome:
+    """Read-only: the plan for ``paths`` against the live systems and the state."""
+    desired = load_specs(paths)
+    store = StateStore(options.state_path)
+    state = store.load()
+    pending = Journal(store.journal_path).entries()
+    # Planning only reads: an unencrypted import file may be read; apply still refuses to write it.
+    with RunContext(desired, replace(options, allow_plaintext_secrets=True), progress) as ctx:
+        snap = read_live(ctx, state)
+        plan = make_plan(plan_inputs(ctx, state, snap, _spec_files(desired, paths)))
+    if pending:
+        note = (f"an interrupted run left {len(pending)} journal entr{'y' if len(pending) == 1 else 'ies'}; "
+                "apply records what finished before it plans")
+        plan = Plan(**{**plan.__dict__, "warnings": (*plan.warnings, note)})
+    return PlanOutcome(plan, desired)
+
+
+@contextmanager
+def locked(store: StateStore, operation: str, progress: Progress) -> Iterator[None]:
+    """Hold the state lock; a lock left by a dead process on this host is taken over (said so)."""
+    from provisioner.errors import StateLockedError
+
+    try:
+        with store.lock(default_owner(), operation):
+            yield
+        return
+    except StateLockedError:
+        held = store.read_lock()
+        if held is None or not held.liveness():
+            raise
+        progress(f"the state lock {held.id} was left by a run that died ({held.owner}, "
+                 f"{held.age()} ago): taking it over")
+        store.force_unlock(held.id)
+    with store.lock(default_owner(), operation):
+        yield
+
+
+def comparable(plan: Plan) -> dict[str, Any]:
+    """The plan's JSON without its creation time: what must match for a saved plan to apply."""
+    doc = plan.to_json()
+    doc.pop("createdAt", None)
+    return doc
+
+
+def read_plan_file(path: Path) -> dict[str, Any]:
+    """A saved plan document, checked for its format version."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path} is not a readable plan file ({type(exc).__name__})",
+                         "write one with: provisioner plan SPECS --out PLANFILE") from exc
+    if not isinstance(doc, dict) or doc.get("formatVersion") != PLAN_FORMAT_VERSION:
+        raise UsageError(f"{path} is not a provisioner plan (formatVersion {PLAN_FORMAT_VERSION})",
+                         "write one with: provisioner plan SPECS --out PLANFILE")
+    return doc
+
+
+def is_plan_file(path: Path) -> bool:
+    """Whether ``path`` looks like a saved JSON plan rather than a spec."""
+    if path.suffix != ".json" or not path.is_file():
+        return False
+    try:
+        head = path.read_text(encoding="utf-8")[:4096]
+    except (OSError, UnicodeDecodeError):
+        return False
+    return '"formatVersion"' in head
+
+
+def check_saved_plan(saved: dict[str, Any], fresh: Plan, plan_path: Path) -> None:
+    """Refuse a saved plan whose specs, state serial or live systems changed since it was made."""
+    reasons = []
+    state = saved.get("state", {})
+    if state.get("serial") != fresh.state_serial or state.get("lineage") != fresh.state_lineage:
+        reasons.append(f"the state changed (serial {state.get('serial')} -> {fresh.state_serial})")
+    saved_specs = {s["path"]: s["sha256"] for s in saved.get("specFiles", [])}
+    if saved_specs != dict(fresh.spec_files):
+        reasons.append("a spec file changed")
+    saved_live = {d["target"]: d["digest"] for d in saved.get("liveDigests", [])}
+    for target, digest in fresh.live_digests:
+        if saved_live.get(target) != digest:
+            reasons.append(f"{target} changed outside provisioner")
+    if not reasons:
+        doc = dict(saved)
+        doc.pop("createdAt", None)
+        if doc != comparable(fresh):
+            reasons.append("the plan computed now differs from the saved one")
+    if reasons:
+        raise StalePlanError(
+            f"the saved plan {plan_path} is stale: " + "; ".join(reasons),
+            "run provisioner plan --out PLANFILE again, review it, then apply the new file",
+        )
+
+
+def apply(
+    paths: Sequence[Path],
+    options: RunOptions,
+    progress: Progress,
+    confirm: Callable[[Plan], bool],
+    *,
+    plan_file: Path | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+) -> tuple[Plan, ApplyResult | None]:
+    """Lock, recover, plan, confirm, execute. Returns the plan and the result (None: no changes)."""
+    saved = read_plan_file(plan_file) if plan_file is not None else None
+    if saved is not None:
+        paths = [Path(s["path"]) for s in saved.get("specFiles", [])]
+        if not paths:
+            raise UsageError(f"{plan_file} names no spec files", "make it with provisioner plan --out")
+    desired = load_specs(paths)
+    store = StateStore(options.state_path)
+    with locked(store, "apply", progress):
+        writer = StateWriter(store, store.load())
+        journal = Journal(store.journal_path)
+        for line in recover(journal, writer):
+            progress(f"recovered: {line}")
+        with RunContext(desired, options, progress) as ctx:
+            snap = read_live(ctx, writer.state)
+            plan = make_plan(plan_inputs(ctx, writer.state, snap, _spec_files(desired, paths)))
+            if saved is not None and plan_file is not None:
+                check_saved_plan(saved, plan, plan_file)
+            if on_plan is not None:
+                on_plan(plan)
+            if not plan.has_changes:
+                return plan, None
+            if not confirm(plan):
+                raise ProvisionerError("apply cancelled: nothing was changed", None)
+            result = execute(plan, ctx, snap, writer, journal)
+    return plan, result
+
+
+__all__ = ["PlanOutcome", "apply", "compute_plan", "is_plan_file", "locked"]

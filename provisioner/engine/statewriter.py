@@ -1,0 +1,172 @@
+"""State updates during an apply: serialised, saved after every step, replayable from the journal.
+
+Every remote step writes its intent to the journal first and its outcome right after; the state is
+saved after each step too. A run killed between a step and the save leaves a ``done`` entry that
+:func:`recover` applies to the state at the start of the next run (rolled forward); a step killed
+before its ``done`` is settled by the next plan, which reads the org and sees what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+
+from provisioner.journal import Journal, JournalEntry
+from provisioner.state import (
+    AppState,
+    CertificateRecord,
+    CredentialRecord,
+    Rotation,
+    State,
+    StateStore,
+    parse_time,
+)
+
+
+class StateWriter:
+    """The run's state: updated under a lock (orgs run in parallel) and saved after each change."""
+
+    def __init__(self, store: StateStore, state: State) -> None:
+        self.store = store
+        self.state = state
+        self._lock = threading.Lock()
+
+    def update(self, change: Callable[[State], None]) -> None:
+        """Apply ``change`` to the state and save it atomically."""
+        with self._lock:
+            change(self.state)
+            self.state = self.store.save(self.state, expected_serial=self.state.serial)
+
+
+def deploy_facts(
+    *,
+    action: str,
+    api_name: str,
+    app_type: str,
+    consumer_key: str | None,
+    certificate_pem: str | None,
+    consumer_secret_fingerprint: str | None,
+    reason: str | None,
+) -> dict[str, str | None]:
+    """The journal facts of an app's deploy: enough to put it in state if the run dies after."""
+    return {
+        "action": action,
+        "apiName": api_name,
+        "appType": app_type,
+        "consumerKey": consumer_key,
+        "certificatePem": certificate_pem,
+        "consumerSecretFingerprint": consumer_secret_fingerprint,
+        "reason": reason,
+    }
+
+
+def apply_deploy(state: State, app: str, org: str, facts: Mapping[str, object], at: datetime) -> None:
+    """Record in ``state`` that ``app`` was deployed as ``facts`` say."""
+    old = state.apps.get(app)
+    pem = facts.get("certificatePem")
+    cert = CertificateRecord.from_pem(str(pem)) if pem else (old.certificate if old else None)
+    consumer_key = str(facts.get("consumerKey") or (old.consumer_key if old else ""))
+    secret_fp = facts.get("consumerSecretFingerprint")
+    rotated = bool(pem) and old is not None and old.certificate is not None
+    new = AppState(
+        org=org,
+        api_name=str(facts["apiName"]),
+        app_type=str(facts["appType"]),
+        consumer_key=consumer_key,
+        created_at=old.created_at if old is not None and facts.get("action") != "replace" else at,
+        consumer_secret_fingerprint=str(secret_fp) if secret_fp else (
+            old.consumer_secret_fingerprint if old else None),
+        certificate=cert,
+        previous_certificate=(old.certificate if rotated and old else (
+            old.previous_certificate if old else None)),
+        last_rotation=Rotation(at, str(facts.get("reason") or "rotated")) if rotated else (
+            old.last_rotation if old else None),
+        credentials=dict(old.credentials) if old is not None else {},
+    )
+    state.apps[app] = new
+
+
+def apply_rollback(state: State, app: str) -> None:
+    """Record that ``app``'s previous certificate was deployed back after a failed verification."""
+    old = state.apps.get(app)
+    if old is None:
+        return
+    state.apps[app] = replace(old, certificate=old.previous_certificate, previous_certificate=None)
+
+
+def apply_unverified(state: State, app: str) -> None:
+    """Forget the certificate of a new app whose login never worked: its key is gone with the run."""
+    old = state.apps.get(app)
+    if old is not None:
+        state.apps[app] = replace(old, certificate=None)
+
+
+def apply_credential(state: State, app: str, facts: Mapping[str, object], at: datetime) -> None:
+    """Record a written Workflow² record (ids and fingerprints only)."""
+    old = state.apps.get(app)
+    if old is None:
+        return
+    prints = json.loads(str(facts["fieldFingerprints"]))
+    record = CredentialRecord(
+        instance=str(facts["instance"]),
+        name=str(facts["name"]),
+        type=str(facts["type"]),
+        record_id=str(facts["recordId"]),
+        sink=str(facts["sink"]),
+        field_fingerprints=prints,
+        updated_at=at,
+    )
+    state.apps[app] = old.with_credential(record)
+
+
+def recover(journal: Journal, writer: StateWriter) -> list[str]:
+    """Roll the state forward with the outcomes a killed run journaled but did not save.
+
+    Returns one line per step recovered (for the run's output); the journal is then cleared.
+    """
+    entries = journal.entries()
+    if not entries:
+        return []
+    lines: list[str] = []
+
+    def roll(state: State) -> None:
+        for entry in entries:
+            if entry.done:
+                lines.append(_replay(state, entry))
+            else:
+                lines.append(f"{entry.step.kind} of {entry.step.app or entry.step.org} was "
+                             "interrupted before it finished: the plan reads what happened")
+
+    writer.update(roll)
+    journal.clear()
+    return lines
+
+
+def _replay(state: State, entry: JournalEntry) -> str:
+    step = entry.step
+    app = step.app or ""
+    facts = dict(step.facts)
+    if step.kind == "deploy":
+        apply_deploy(state, app, step.org or "", facts, entry.at)
+    elif step.kind == "rollback":
+        apply_rollback(state, app)
+    elif step.kind == "unverified":
+        apply_unverified(state, app)
+    elif step.kind == "credential-write":
+        apply_credential(state, app, facts, entry.at)
+    return f"{step.kind} of {app or step.org} finished in the interrupted run: recorded in state"
+
+
+__all__ = [
+    "StateWriter",
+    "apply_credential",
+    "apply_deploy",
+    "apply_rollback",
+    "apply_unverified",
+    "deploy_facts",
+    "parse_time",
+    "recover",
+]
