@@ -27,6 +27,7 @@ from .tlsgen import ensure_certificates, server_context
 from .xmlcodec import MAX_REQUEST_BYTES
 
 _PORT_FILE = "server.json"
+_DRAIN_LIMIT = 64 * 1024 * 1024
 _FAULT_MESSAGES = {
     "REQUEST_LIMIT_EXCEEDED": "TotalRequests Limit exceeded.",
     "INVALID_SESSION_ID": "Invalid Session ID found in SessionHeader: Illegal Session. Session "
@@ -60,6 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _TLSServer
     protocol_version = "HTTP/1.1"
     timeout = 30  # idle keep-alive connections give their thread back
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server_version = "SalesforceSandbox"
     sys_version = ""
 
@@ -92,6 +94,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         if length < 0 or length > self.server.sandbox.options.max_request_bytes:
+            # Drain a bounded amount so the client sees the 413 rather than a reset mid-upload.
+            remaining = min(max(length, 0), _DRAIN_LIMIT)
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 65536))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
             self._send((413, {"Content-Type": "text/plain"}, b"Request Entity Too Large"))
             self.close_connection = True
             return

@@ -36,9 +36,12 @@ def assertion(client_id: str, username: str, key_pem: bytes | str, aud: str,
     return jwt.encode(claims, key_pem, algorithm="RS256")
 
 
+_SESSION = requests.Session()  # keep-alive: a TLS handshake per token request is slow
+
+
 def token_request(url: str, data: dict[str, str]) -> requests.Response:
     """POST to the sandbox token endpoint (TLS verified through REQUESTS_CA_BUNDLE)."""
-    return requests.post(f"{url}/services/oauth2/token", data=data, timeout=10)
+    return _SESSION.post(f"{url}/services/oauth2/token", data=data, timeout=10)
 
 
 def jwt_login(srv: SandboxServer, client_id: str | None = None, username: str | None = None,
