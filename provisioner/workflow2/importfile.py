@@ -31,7 +31,7 @@ from provisioner.workflow2.records import (
     FieldValue,
     validate_record,
 )
-from provisioner.workflow2.sink import LiveRecord, WriteResult, plan_record
+from provisioner.workflow2.sink import CredentialChange, LiveRecord, WriteResult, plan_record
 
 FILE_MODE = 0o600
 
@@ -105,19 +105,35 @@ class ImportFileSink:
     def read(self, ids: Sequence[str]) -> dict[str, LiveRecord | None]:
         """The records in the file for each id, with data (secret fields wrapped in Secret)."""
         by_id = {str(i.get("id")): i for i in self.load_items()}
-        out: dict[str, LiveRecord | None] = {}
-        for record_id in ids:
-            item = by_id.get(record_id)
-            if item is None:
-                out[record_id] = None
-                continue
-            type_ = str(item.get("type", ""))
-            plain = self._decode(item)
-            data = None if plain is None else _wrap_secrets(type_, plain)
-            out[record_id] = LiveRecord(record_id, str(item.get("name", "")), type_, data)
-        return out
+        return {i: (self._live(by_id[i]) if i in by_id else None) for i in ids}
 
     # -- writing --------------------------------------------------------------------------------
+
+    def _live(self, item: Mapping[str, Any]) -> LiveRecord:
+        plain = self._decode(item)
+        type_ = str(item.get("type", ""))
+        data = None if plain is None else _wrap_secrets(type_, plain)
+        return LiveRecord(str(item.get("id")), str(item.get("name", "")), type_, data)
+
+    def plan(
+        self,
+        records: Sequence[CredentialRecord],
+        previous: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> list[CredentialChange]:
+        """The change each record needs against the file's content; writes nothing.
+
+        A file holds no connected OAuth token to lose (importing sets exactly what is there), so
+        changes never ask for a reconnect here.
+        """
+        by_id = {str(item.get("id")): item for item in self.load_items()}
+        prev = previous or {}
+        changes = []
+        for record in records:
+            item = by_id.get(record.id)
+            live = None if item is None else self._live(item)
+            change = plan_record(record, prev.get(record.id), live)
+            changes.append(replace(change, replace=False, reconnect_required=False))
+        return changes
 
     def write(
         self,
@@ -132,30 +148,15 @@ class ImportFileSink:
             validate_record(record, bundled_schema(record.type), where="bundled Workflow²")
         items = self.load_items()
         index = {str(item.get("id")): n for n, item in enumerate(items)}
-        prev = previous or {}
         results: list[WriteResult] = []
-        for record in records:
-            pos = index.get(record.id)
-            live = None
-            if pos is not None:
-                item = items[pos]
-                plain = self._decode(item)
-                type_ = str(item.get("type", ""))
-                data = None if plain is None else _wrap_secrets(type_, plain)
-                live = LiveRecord(record.id, str(item.get("name", "")), type_, data)
-            # A file holds no connected OAuth token to lose: importing sets exactly what is here.
-            change = replace(
-                plan_record(record, prev.get(record.id), live),
-                replace=False,
-                reconnect_required=False,
-            )
+        for record, change in zip(records, self.plan(records, previous), strict=True):
             if change.action != "none":
                 entry = self._entry(record)
-                if pos is None:
+                if record.id in index:
+                    items[index[record.id]] = entry
+                else:
                     index[record.id] = len(items)
                     items.append(entry)
-                else:
-                    items[pos] = entry
             results.append(
                 WriteResult(change=change, record_id=record.id, snapshot=record.snapshot())
             )

@@ -76,6 +76,14 @@ class CredentialSink(Protocol):
         """The live record for each id (``None`` when absent)."""
         ...
 
+    def plan(
+        self,
+        records: Sequence[CredentialRecord],
+        previous: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> list[CredentialChange]:
+        """What :meth:`write` would do for each record, without writing."""
+        ...
+
     def write(
         self,
         records: Sequence[CredentialRecord],

@@ -178,3 +178,14 @@ def test_delete(tmp_path: Path, key: Secret, records: list[CredentialRecord]) ->
     assert sink.delete([records[0].id, "nope"]) == [records[0].id]
     assert [i["id"] for i in json.loads(path.read_text())] == [records[1].id]
     assert os.stat(path).st_mode & 0o077 == 0
+
+
+def test_plan_reads_but_never_writes(
+    tmp_path: Path, key: Secret, records: list[CredentialRecord]
+) -> None:
+    path = tmp_path / "c.json"
+    sink = ImportFileSink(path, encryption_key=key)
+    assert [c.action for c in sink.plan(records)] == ["create", "create"]
+    assert not path.exists()
+    sink.write(records)
+    assert [c.action for c in sink.plan(records)] == ["none", "none"]
