@@ -7,6 +7,6 @@ Client Apps, persisting its org in a state dir. See :class:`SandboxServer`.
 
 from .faults import FaultSpec
 from .org import Org
-from .server import DeployCredentials, SandboxOptions, SandboxServer
+from .server import DeployCredentials, SandboxOptions, SandboxServer, default_state_dir
 
-__all__ = ["DeployCredentials", "FaultSpec", "Org", "SandboxOptions", "SandboxServer"]
+__all__ = ["DeployCredentials", "FaultSpec", "Org", "SandboxOptions", "SandboxServer", "default_state_dir"]

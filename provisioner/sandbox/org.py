@@ -56,19 +56,27 @@ class Org:
     """The org model. Public methods are thread-safe and return copies."""
 
     def __init__(self, state_dir: Path, *, seed_file: Path | None = None,
-                 propagation_delay: float = 0.0, clock: Callable[[], float] = time.time) -> None:
+                 propagation_delay: float = 0.0, clock: Callable[[], float] = time.time,
+                 readonly: bool = False) -> None:
         self.lock = threading.RLock()
         self.state_dir = state_dir
         self.propagation_delay = propagation_delay
         self.clock = clock
         self.url = ""
+        self.readonly = readonly
         self.request_log: list[dict[str, Any]] = []
         self.counters: collections.Counter[str] = collections.Counter()
-        self.bootstrap_key_path, certificate = ensure_bootstrap_key(state_dir)
         path = state_dir / STATE_FILE
+        self.data: dict[str, Any] = {}
+        if readonly:
+            # For inspecting a state dir another process may be serving: never write to it.
+            self.bootstrap_key_path = state_dir / "bootstrap-key.pem"
+            self.data = json.loads(path.read_text(encoding="utf-8"))
+            return
+        self.bootstrap_key_path, certificate = ensure_bootstrap_key(state_dir)
         if path.exists():
             try:
-                self.data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+                self.data = json.loads(path.read_text(encoding="utf-8"))
             except ValueError as exc:
                 raise SeedError(f"{path} is corrupt ({exc}); remove it to reseed") from exc
         else:
@@ -117,6 +125,8 @@ class Org:
 
     def save(self) -> None:
         """Persist atomically: a reader never sees a half-written file."""
+        if self.readonly:
+            return
         with self.lock:
             path = self.state_dir / STATE_FILE
             tmp = path.with_name(f"{STATE_FILE}.{os.getpid()}.{threading.get_ident()}.tmp")

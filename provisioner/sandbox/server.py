@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import ssl
 import threading
@@ -33,6 +34,14 @@ _FAULT_MESSAGES = {
     "INVALID_SESSION_ID": "Invalid Session ID found in SessionHeader: Illegal Session. Session "
                           "not found, missing session hash",
 }
+
+
+def default_state_dir() -> Path:
+    """``$PROVISIONER_SANDBOX_DIR``, else ``$XDG_STATE_HOME/provisioner/sandbox``."""
+    if os.environ.get("PROVISIONER_SANDBOX_DIR"):
+        return Path(os.environ["PROVISIONER_SANDBOX_DIR"])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "provisioner" / "sandbox"
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             endpoint = operation = "other"
         fail_deploy = False
-        for spec in sandbox.faults.pick(endpoint, operation):
+        # Latency first, so a delayed error is still delayed.
+        hits = sorted(sandbox.faults.pick(endpoint, operation), key=lambda f: f.kind != "latency")
+        for spec in hits:
             if spec.kind == "latency":
                 time.sleep(min(spec.value or 0.0, MAX_LATENCY))
             elif spec.kind == "drop":

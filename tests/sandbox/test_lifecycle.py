@@ -1,0 +1,178 @@
+"""Persistence across restarts, propagation delay, fault injection, and parallel clients."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import zeep.exceptions
+from sandbox_helpers import (
+    INTEGRATION_USER,
+    build_zip,
+    client_for,
+    create_eca,
+    jwt_login,
+    keypair,
+    wait_deploy,
+)
+
+from provisioner.sandbox import FaultSpec, SandboxServer
+
+Make = Callable[..., SandboxServer]
+
+
+def test_restart_keeps_org_port_keys_and_sessions(make_sandbox: Make, tmp_path: object) -> None:
+    first = make_sandbox()
+    state, url, ca = first.state_dir, first.url, first.ca_file.read_bytes()
+    key, cert = keypair(1)
+    sf = client_for(first)
+    create_eca(sf, "Kept_App", key="KeptAppKey001", cert=cert)
+    token = jwt_login(first).json()["access_token"]
+    org_id = first.org.org_id
+    first.stop()
+    second = make_sandbox(state_dir=state)
+    assert second.url == url  # the persisted port is reused, so My Domain stays the same
+    assert second.ca_file.read_bytes() == ca
+    assert second.org.org_id == org_id
+    assert second.org.app("Kept_App")["consumerKey"] == "KeptAppKey001"
+    assert jwt_login(second, "KeptAppKey001", INTEGRATION_USER, key).status_code == 200
+    # the old session still works, as a Salesforce session survives a server restart
+    client_for(second, token).mdapi.ExternalClientApplication.read(["Kept_App"])
+    key_file = second.deploy_credentials().private_key_path
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    saved = (state / "org.json").read_text()
+    assert "BEGIN PRIVATE KEY" not in saved and "SecretKeptAppKey001" not in saved
+    assert token not in saved
+
+
+def test_port_taken_falls_back_to_a_free_one(make_sandbox: Make) -> None:
+    first = make_sandbox()
+    port_file = first.state_dir / "server.json"
+    other = make_sandbox()
+    port_file.write_text(json.dumps({"port": other.port}))
+    first.stop()
+    again = make_sandbox(state_dir=first.state_dir)
+    assert again.port != other.port
+    assert json.loads(port_file.read_text())["port"] == again.port
+
+
+def test_new_app_and_new_certificate_propagate_after_the_delay(make_sandbox: Make) -> None:
+    srv = make_sandbox(propagation_delay=0.6)
+    sf = client_for(srv)
+    key, cert = keypair(1)
+    create_eca(sf, "Slow_App", key="SlowAppKey001", cert=cert)
+    early = jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key)
+    assert early.json() == {"error": "invalid_client_id",
+                            "error_description": "client identifier invalid"}
+    time.sleep(0.7)
+    assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key).status_code == 200
+    key2, cert2 = keypair(2)
+    sf.mdapi.ExtlClntAppGlobalOauthSettings.update([sf.mdapi.ExtlClntAppGlobalOauthSettings(
+        fullName="Slow_App_glbloauth", externalClientApplication="Slow_App",
+        callbackUrl="https://x.example.com/cb", certificate=cert2)])
+    bad = {"error": "invalid_grant", "error_description": "invalid assertion"}
+    assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key).json() == bad  # hard cutover
+    assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key2).json() == bad  # not yet
+    time.sleep(0.7)
+    assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key2).status_code == 200
+    assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key).json() == bad
+
+
+def test_fault_spec_parsing() -> None:
+    assert FaultSpec.parse("token:latency=0.1") == FaultSpec("token", "latency", 0.1, 1.0, None)
+    assert FaultSpec.parse("soap:http500@rate=0.2") == FaultSpec("soap", "http500", None, 0.2)
+    assert FaultSpec.parse("soap:REQUEST_LIMIT_EXCEEDED@count=2").count == 2
+    assert FaultSpec.parse("deploy:fail").count == 1
+    assert FaultSpec.parse("*:drop@count=1,max=1").max_injections == 1
+    for bad in ["token", "soap:explode", "soap:http404", "soap:http500@rate=2", "x:latency",
+                "soap:drop@often=1"]:
+        with pytest.raises(ValueError, match="bad fault spec"):
+            FaultSpec.parse(bad)
+
+
+def test_soap_faults_are_bounded(make_sandbox: Make) -> None:
+    srv = make_sandbox(faults=("soap:REQUEST_LIMIT_EXCEEDED@count=2",))
+    sf = client_for(srv)
+    for _ in range(2):
+        with pytest.raises(zeep.exceptions.Fault) as info:
+            sf.mdapi.ExternalClientApplication.read(["Provisioner_Bootstrap"])
+        assert info.value.code == "sf:REQUEST_LIMIT_EXCEEDED"
+    assert sf.mdapi.ExternalClientApplication.read(["Provisioner_Bootstrap"]).fullName
+    assert srv.faults.injected() == 2
+
+
+def test_http_errors_drops_and_latency(make_sandbox: Make) -> None:
+    srv = make_sandbox(faults=("token:http503@count=1", "userinfo:drop@count=1",
+                               "token:latency=0.2@count=1"))
+    started = time.monotonic()
+    first = jwt_login(srv)
+    assert first.status_code == 503
+    assert time.monotonic() - started >= 0.2
+    token = jwt_login(srv).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(f"{srv.url}/services/oauth2/userinfo", headers=headers, timeout=10)
+    assert requests.get(f"{srv.url}/services/oauth2/userinfo", headers=headers,
+                        timeout=10).status_code == 200
+
+
+def test_expired_session_fault_and_deploy_failure(make_sandbox: Make) -> None:
+    srv = make_sandbox(faults=("readMetadata:INVALID_SESSION_ID", "deploy:fail"))
+    sf = client_for(srv)
+    with pytest.raises(zeep.exceptions.Fault) as info:
+        sf.mdapi.ExternalClientApplication.read(["Provisioner_Bootstrap"])
+    assert info.value.code == "sf:INVALID_SESSION_ID"
+    job = sf.deploy(io.BytesIO(build_zip({}, {})), sandbox=False)["asyncId"]
+    status = wait_deploy(sf, job)
+    assert status["state"] == "Failed"
+    assert "sandbox fault injection" in status["deployment_detail"]["errors"][0]["message"]
+    job = sf.deploy(io.BytesIO(build_zip({}, {})), sandbox=False)["asyncId"]
+    assert wait_deploy(sf, job)["state"] == "Succeeded"
+
+
+def test_rate_faults_are_deterministic_for_a_seed(make_sandbox: Make) -> None:
+    def pattern(seed: int) -> list[int]:
+        srv = make_sandbox(faults=("token:http500@rate=0.5,max=5",), seed=seed)
+        codes = [jwt_login(srv).status_code for _ in range(12)]
+        srv.stop()
+        return codes
+
+    first, second = pattern(7), pattern(7)
+    assert first == second
+    assert first.count(500) == 5 or first.count(500) < 5  # never more than max
+    assert 0 < first.count(500) <= 5
+
+
+def test_twenty_parallel_clients(sandbox: SandboxServer) -> None:
+    key, cert = keypair(1)
+    create_eca(client_for(sandbox), "Shared_App", key="SharedAppKey01", cert=cert)
+    sandbox.org.reset_request_log()
+
+    def work(i: int) -> tuple[str, bool]:
+        token = jwt_login(sandbox).json()["access_token"]
+        sf = client_for(sandbox, token)
+        md = sf.mdapi
+        name = f"Par_{i}"
+        md.ExternalClientApplication.create([md.ExternalClientApplication(
+            fullName=name, label=name, distributionState="Local")])
+        label = md.ExternalClientApplication.read([name]).label
+        ok = jwt_login(sandbox, "SharedAppKey01", INTEGRATION_USER, key).status_code == 200
+        return label, ok
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(work, range(20)))
+    assert results == [(f"Par_{i}", True) for i in range(20)]
+    listed = {a["fullName"] for a in sandbox.org.apps()}
+    assert {f"Par_{i}" for i in range(20)} <= listed
+    assert sandbox.org.counters["createMetadata"] == 20
+    assert sandbox.org.write_count == 20
+    on_disk = json.loads((sandbox.state_dir / "org.json").read_text())
+    assert {f"Par_{i}" for i in range(20)} <= set(
+        on_disk["components"]["ExternalClientApplication"])
