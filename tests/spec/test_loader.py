@@ -30,7 +30,8 @@ def test_quickstart_model() -> None:
     assert org.api_version == m.DEFAULT_API_VERSION
     inst = desired.instances["workflow"]
     assert inst.sink == m.ImportFileSink(
-        QUICKSTART.parent / "../.provisioner/quickstart-credentials.json"
+        QUICKSTART.parent / "../.provisioner/quickstart-credentials.json",
+        encryption_key=m.SecretRef("env", "N8N_ENCRYPTION_KEY", QUICKSTART.parent),
     )
     assert inst.callback_url == "http://localhost:5678/rest/oauth2-credential/callback"
     app = desired.apps["workflow-integration"]
