@@ -26,9 +26,18 @@ if TYPE_CHECKING:
     Sink = ApiSink | FileSink
 
 
+Progress = Callable[[str], None]
+#: How a run signs in to an org: ``(org, options, progress) -> OrgConnection``.
+Connector = Callable[[OrgSpec, "RunOptions", Progress], "OrgConnection"]
+
+
 @dataclass(frozen=True)
 class RunOptions:
-    """How a plan/apply run behaves (built by the CLI from its flags)."""
+    """How a plan/apply run behaves (built by the CLI from its flags).
+
+    ``connector`` replaces :func:`build_connection`: tests and benchmarks pass one that keeps the
+    connection (to count the sandbox's requests) or starts the sandbox with injected faults.
+    """
 
     state_path: Path = DEFAULT_STATE_PATH
     verify_timeout: float = 600.0
@@ -39,9 +48,7 @@ class RunOptions:
     max_workers: int = 4
     environ: Mapping[str, str] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
-
-
-Progress = Callable[[str], None]
+    connector: Connector | None = None
 
 
 def _quiet(_line: str) -> None:
@@ -63,7 +70,8 @@ class RunContext:
     def connection(self, org_name: str) -> OrgConnection:
         """The signed-in connection to ``org_name`` (sign-in happens once per run)."""
         if org_name not in self._connections:
-            self._connections[org_name] = build_connection(
+            sign_in = self.options.connector or build_connection
+            self._connections[org_name] = sign_in(
                 self.desired.orgs[org_name], self.options, self.progress
             )
         return self._connections[org_name]

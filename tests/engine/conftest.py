@@ -1,0 +1,446 @@
+"""Fixtures for the plan/apply/rotate tests: spec workspaces in temporary directories, the
+embedded sandbox org behind them, request counting, decrypted import-file records, canaries.
+
+Every workspace holds its own specs, state file, sandbox state dir and import file; relative paths
+in the specs keep a workspace relocatable, so a template applied once can be copied per test.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from provisioner.engine.context import Progress, RunOptions
+from provisioner.model import OrgSpec
+from provisioner.salesforce.connection import OrgConnection, connect
+from provisioner.sandbox import SandboxOptions, SandboxServer
+from provisioner.secret import Secret
+
+ENC_ENV = "PROVTEST_N8N_ENCRYPTION_KEY"
+API_KEY_ENV = "PROVTEST_WORKFLOW2_API_KEY"
+INTEGRATION_USER = "integration@sandbox.provisioner.test"
+REPO = Path(__file__).resolve().parents[2]
+
+ORG_AND_INSTANCE = """\
+apiVersion: provisioner.dev/v1
+kind: SalesforceOrg
+metadata:
+  name: sb
+spec:
+  sandbox:
+    stateDir: ../sandbox
+    propagationDelaySeconds: {delay}
+---
+apiVersion: provisioner.dev/v1
+kind: WorkflowInstance
+metadata:
+  name: wf
+spec:
+  baseUrl: http://localhost:5678
+  apiKey: {{env: {api_env}}}
+  sink:
+    type: importFile
+    path: ../out/credentials.json
+    encryptionKey: {{env: {enc_env}}}
+"""
+
+
+def app_yaml(
+    name: str,
+    *,
+    app_type: str = "externalClientApp",
+    scopes: str = "[api, refresh_token]",
+    permission_sets: str = "[Workflow_Integration]",
+    rotate_before_days: int = 30,
+    oauth2: bool = True,
+) -> str:
+    """One SalesforceApp document: JWT credential (and an OAuth2 one unless ``oauth2=False``)."""
+    oauth = (
+        "    - type: oauth2\n      instance: wf\n      name: " + f"{name} (OAuth2)\n"
+        if oauth2 else ""
+    )
+    return textwrap.dedent(f"""\
+        apiVersion: provisioner.dev/v1
+        kind: SalesforceApp
+        metadata:
+          name: {name}
+        spec:
+          org: sb
+          appType: {app_type}
+          label: {name.replace('-', ' ').title()}
+          contactEmail: integrations@example.com
+          callbackUrls:
+            - workflowInstance: wf
+          scopes: {scopes}
+          certificate:
+            keySize: 2048
+            validityDays: 365
+            rotateBeforeDays: {rotate_before_days}
+          preAuthorized:
+            profiles: [System Administrator]
+            permissionSets: {permission_sets}
+          credentials:
+        """) + (
+        f"    - type: jwt\n      instance: wf\n      name: {name} (JWT)\n"
+        f"      username: {INTEGRATION_USER}\n" + oauth
+    )
+
+
+class Recorder:
+    """A ``RunOptions.connector`` that keeps every connection, to count the sandbox's requests."""
+
+    def __init__(self, faults: tuple[str, ...] = ()) -> None:
+        self.faults = faults
+        self.connections: list[OrgConnection] = []
+
+    def __call__(self, org: OrgSpec, options: RunOptions, progress: Progress) -> OrgConnection:
+        progress(f"signing in to org {org.name} (test recorder)")
+        conn = connect(org, environ=options.environ, sandbox_faults=self.faults)
+        self.connections.append(conn)
+        return conn
+
+    def log(self) -> list[dict[str, Any]]:
+        """Every request the sandboxes of the recorded connections answered, in order."""
+        out: list[dict[str, Any]] = []
+        for conn in self.connections:
+            assert conn.sandbox is not None
+            out.extend(conn.sandbox.org.request_log)
+        return out
+
+    def writes(self) -> list[dict[str, Any]]:
+        """The write requests (deploys, CRUD writes) among them."""
+        return [r for r in self.log() if r["write"]]
+
+    def operations(self) -> list[str]:
+        """The operation of every request, in order."""
+        return [str(r["operation"]) for r in self.log()]
+
+    def reset(self) -> None:
+        """Forget the connections recorded so far."""
+        self.connections.clear()
+
+
+@dataclass
+class Workspace:
+    """Specs, state, sandbox state dir and import file under one temporary directory."""
+
+    root: Path
+    env: dict[str, str]
+    recorder: Recorder = field(default_factory=Recorder)
+
+    @property
+    def specs(self) -> Path:
+        """The spec folder (pass it to plan/apply)."""
+        return self.root / "specs"
+
+    @property
+    def state_path(self) -> Path:
+        """The state file."""
+        return self.root / "state" / "state.json"
+
+    @property
+    def sandbox_dir(self) -> Path:
+        """The embedded sandbox's state dir."""
+        return self.root / "sandbox"
+
+    @property
+    def import_file(self) -> Path:
+        """Where the importFile sink writes."""
+        return self.root / "out" / "credentials.json"
+
+    @property
+    def encryption_key(self) -> Secret:
+        """The import file's encryption key (a canary)."""
+        return Secret(self.env[ENC_ENV])
+
+    def write_org(self, delay: float = 0.0) -> None:
+        """(Re)write the org + instance spec file."""
+        self.specs.mkdir(parents=True, exist_ok=True)
+        (self.specs / "org.yaml").write_text(
+            ORG_AND_INSTANCE.format(delay=delay, enc_env=ENC_ENV, api_env=API_KEY_ENV)
+        )
+
+    def write_apps(self, *docs: str, file: str = "apps.yaml") -> Path:
+        """(Re)write an app spec file holding ``docs``."""
+        path = self.specs / file
+        path.write_text("---\n".join(docs))
+        return path
+
+    def options(self, **kw: Any) -> RunOptions:
+        """Run options for this workspace (state path, environment, request recorder)."""
+        base: dict[str, Any] = {
+            "state_path": self.state_path, "environ": dict(os.environ) | self.env,
+            "verify_timeout": 30.0, "connector": self.recorder,
+        }
+        base.update(kw)
+        return RunOptions(**base)
+
+    def paths(self) -> list[Path]:
+        """The spec paths to plan/apply."""
+        return [self.specs]
+
+    def copy_to(self, root: Path) -> Workspace:
+        """A copy of this workspace under ``root`` (same specs, state, org and import file)."""
+        shutil.copytree(self.root, root, symlinks=True)
+        return Workspace(root, dict(self.env))
+
+
+def canary(label: str) -> str:
+    """A planted secret value that must never appear in any output."""
+    return f"CANARY{label.upper()}{secrets.token_hex(12)}"
+
+
+@pytest.fixture
+def env_canaries(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The encryption key and an API key, planted in the process environment (the CLI reads it)."""
+    values = {ENC_ENV: canary("enc"), API_KEY_ENV: canary("apikey")}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+@pytest.fixture(autouse=True)
+def _restore_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """connect() points REQUESTS_CA_BUNDLE at a combined bundle; undo it after each test."""
+    value = os.environ.get("REQUESTS_CA_BUNDLE")
+    if value is None:
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    else:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", value)
+
+
+@pytest.fixture
+def ws(tmp_path: Path, env_canaries: dict[str, str]) -> Workspace:
+    """An empty workspace: the org/instance file and one app, nothing applied."""
+    w = Workspace(tmp_path / "ws", dict(env_canaries))
+    w.write_org()
+    w.write_apps(app_yaml("billing"))
+    return w
+
+
+@pytest.fixture(scope="session")
+def applied_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A workspace applied once (one app, both credentials), copied by :func:`applied`."""
+    from provisioner.engine.run import apply
+
+    root = tmp_path_factory.mktemp("template") / "ws"
+    env = {ENC_ENV: canary("enc"), API_KEY_ENV: canary("apikey")}
+    w = Workspace(root, env)
+    w.write_org()
+    w.write_apps(app_yaml("billing"))
+    previous = os.environ.get("REQUESTS_CA_BUNDLE")
+    try:
+        _plan, result = apply(w.paths(), w.options(), _quiet, lambda _p: True)
+    finally:
+        if previous is None:
+            os.environ.pop("REQUESTS_CA_BUNDLE", None)
+        else:
+            os.environ["REQUESTS_CA_BUNDLE"] = previous
+    assert result is not None and not result.failures
+    return w
+
+
+@pytest.fixture
+def applied(
+    applied_template: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Workspace:
+    """A fresh copy of the applied template, its canaries in the environment."""
+    w = applied_template.copy_to(tmp_path / "ws")
+    for key, value in w.env.items():
+        monkeypatch.setenv(key, value)
+    return w
+
+
+def _quiet(_line: str) -> None:
+    return None
+
+
+class Lines:
+    """A progress callback that keeps the lines (for secret scans and assertions)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+
+    def text(self) -> str:
+        """All lines."""
+        return "\n".join(self.lines)
+
+
+def approve(_plan: object) -> bool:
+    """A confirm callback that approves."""
+    return True
+
+
+# -- the org, between runs ---------------------------------------------------------------------
+
+
+@contextmanager
+def running_org(ws: Workspace) -> Iterator[SandboxServer]:
+    """The workspace's sandbox org served again (same state dir, same port) for inspection."""
+    from provisioner.salesforce.tls import trust_ca
+
+    server = SandboxServer(SandboxOptions(state_dir=ws.sandbox_dir))
+    server.start()
+    try:
+        trust_ca(Path(server.ca_file))
+        yield server
+    finally:
+        server.stop()
+
+
+def jwt_login(server: SandboxServer, consumer_key: str, private_key: Secret) -> str:
+    """A JWT bearer login as the integration user (External Client App: My Domain audience).
+
+    Returns the user id; raises :class:`~provisioner.salesforce.token_errors.TokenRejected`.
+    """
+    from provisioner.salesforce.auth import jwt_bearer_token
+    from provisioner.salesforce.tls import trusted_bundle
+
+    session = jwt_bearer_token(
+        server.url, consumer_key, INTEGRATION_USER, private_key, server.url,
+        verify=str(trusted_bundle()), timeout=10, who="test login",
+    )
+    assert session.access_token.reveal()
+    return session.instance_url
+
+
+def login_eventually(
+    server: SandboxServer, consumer_key: str, private_key: Secret, timeout: float = 10.0
+) -> None:
+    """:func:`jwt_login`, retried while the org propagates a change (bounded)."""
+    import time
+
+    from provisioner.salesforce.token_errors import TokenRejected
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            jwt_login(server, consumer_key, private_key)
+            return
+        except TokenRejected:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+# -- the import file and the state ---------------------------------------------------------------
+
+
+def records(ws: Workspace) -> dict[str, dict[str, Any]]:
+    """The import file's records by name: ``{id, type, data}`` with ``data`` decrypted."""
+    import json
+
+    from provisioner.workflow2.atrest import decrypt_data
+
+    items = json.loads(ws.import_file.read_text())
+    out = {}
+    for item in items:
+        assert isinstance(item["data"], str), "record data must be stored encrypted"
+        out[item["name"]] = {"id": item["id"], "type": item["type"],
+                             "data": decrypt_data(item["data"], ws.encryption_key)}
+    return out
+
+
+def state_doc(ws: Workspace) -> dict[str, Any]:
+    """The state file as JSON."""
+    import json
+
+    doc: dict[str, Any] = json.loads(ws.state_path.read_text())
+    return doc
+
+
+def secrets_in_records(ws: Workspace) -> list[str]:
+    """Every secret value the import file holds (private keys, consumer secrets)."""
+    if not ws.import_file.exists():
+        return []
+    found = []
+    for rec in records(ws).values():
+        for key in ("privateKey", "clientSecret"):
+            value = rec["data"].get(key)
+            if value:
+                found.append(str(value))
+    return found
+
+
+def assert_no_secret(text: str, *values: str, where: str = "output") -> None:
+    """Fail when ``text`` holds a value or any 20-character run of a PEM body among ``values``."""
+    for value in values:
+        assert value not in text, f"a secret appears in {where}"
+        if "-----BEGIN" in value:
+            body = "".join(ln for ln in value.splitlines() if not ln.startswith("-----"))
+            for i in range(0, max(0, len(body) - 20), 20):
+                assert body[i: i + 20] not in text, f"part of a private key appears in {where}"
+
+
+def frozen(moment: datetime) -> Callable[[], datetime]:
+    """A clock stuck at ``moment``."""
+    return lambda: moment
+
+
+def now() -> datetime:
+    """The real current time (aware)."""
+    return datetime.now(timezone.utc)
+
+
+# -- the CLI ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """Exit code and both streams of one CLI run."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def all(self) -> str:
+        """Both streams."""
+        return self.stdout + self.stderr
+
+
+def cli(*args: str | Path, cwd: Path | None = None, stdin: str | None = None) -> CliResult:
+    """``provisioner ARGS`` in-process through ``main`` (its error handler and exit codes),
+    with click's CliRunner isolation: separate streams, stdin not a terminal."""
+    from provisioner.cli.main import main
+
+    runner = CliRunner()
+    old = Path.cwd()
+    with runner.isolation(input=stdin) as (out, err, _):
+        code = 0
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
+        finally:
+            os.chdir(old)
+        return CliResult(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def cli_subprocess(
+    *args: str | Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``provisioner ARGS`` in a child process (for kills); never hangs past ``timeout``."""
+    return subprocess.run(
+        [sys.executable, "-m", "provisioner", *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, cwd=REPO,
+        env={**os.environ, **(env or {})}, check=False,
+    )

@@ -1,0 +1,107 @@
+"""From nothing to converged, then one field changed: plan and apply against the sandbox org."""
+
+from __future__ import annotations
+
+from provisioner.engine.run import apply, compute_plan
+from provisioner.secret import Secret
+from tests.engine.conftest import (
+    Lines,
+    Workspace,
+    app_yaml,
+    approve,
+    cli,
+    jwt_login,
+    records,
+    running_org,
+    state_doc,
+)
+
+
+def test_from_nothing_plan_apply_login_then_nothing_to_do(ws: Workspace) -> None:
+    lines = Lines()
+    outcome = compute_plan(ws.paths(), ws.options(), lines)
+    plan = outcome.plan
+    assert [(a.app, a.action, a.new_certificate, a.new_consumer_secret) for a in plan.apps] == [
+        ("billing", "create", True, True)
+    ]
+    assert sorted((c.name, c.action) for c in plan.credentials) == [
+        ("billing (JWT)", "create"), ("billing (OAuth2)", "create")]
+    # Planning reads only.
+    assert ws.recorder.writes() == []
+    assert not ws.state_path.exists() and not ws.import_file.exists()
+
+    ws.recorder.reset()
+    plan, result = apply(ws.paths(), ws.options(), lines, approve)
+    assert result is not None and not result.failures
+    assert (result.deploys, result.verified) == (1, ["billing"])
+    assert sorted(result.records_written) == ["wf/billing (JWT)", "wf/billing (OAuth2)"]
+    # One deploy for the org, no CRUD writes.
+    assert [r["operation"] for r in ws.recorder.writes()] == ["deploy"]
+
+    st = state_doc(ws)["apps"]["billing"]
+    recs = records(ws)
+    jwt_rec, oauth_rec = recs["billing (JWT)"], recs["billing (OAuth2)"]
+    assert jwt_rec["type"] == "salesforceJwtApi" and oauth_rec["type"] == "salesforceOAuth2Api"
+    assert jwt_rec["data"]["clientId"] == oauth_rec["data"]["clientId"] == st["consumerKey"]
+    assert st["credentials"]["wf/billing (JWT)"]["recordId"] == jwt_rec["id"]
+    key = Secret(jwt_rec["data"]["privateKey"])
+    with running_org(ws) as org:
+        app = org.org.app("billing")
+        assert app is not None and app["consumerKey"] == st["consumerKey"]
+        assert app["certificate"].strip() == st["certificate"]["pem"].strip()
+        assert jwt_rec["data"]["myDomainUrl"] == org.url
+        jwt_login(org, st["consumerKey"], key)
+
+    # Second plan: nothing (through the CLI: --detailed-exitcode 0).
+    result_cli = cli("plan", ws.specs, "--state", ws.state_path, "--detailed-exitcode")
+    assert result_cli.code == 0, result_cli.all
+    assert "No changes" in result_cli.stdout
+
+    # Second apply: no deploy, no CRUD write, the import file and the state untouched.
+    file_bytes = ws.import_file.read_bytes()
+    state_bytes = ws.state_path.read_bytes()
+    ws.recorder.reset()
+    plan2, result2 = apply(ws.paths(), ws.options(), lines, approve)
+    assert result2 is None and not plan2.has_changes
+    log = ws.recorder.log()
+    assert log, "the second apply must still read the org"
+    assert [r for r in log if r["write"]] == []
+    assert "deploy" not in ws.recorder.operations()
+    assert ws.import_file.read_bytes() == file_bytes
+    assert ws.state_path.read_bytes() == state_bytes
+
+
+def test_changing_one_scope_updates_only_that_field(applied: Workspace) -> None:
+    ws = applied
+    state_before = state_doc(ws)
+    records_before = records(ws)
+    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, openid]"))
+
+    plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
+    (app,) = plan.apps
+    assert app.action == "update"
+    assert not app.new_certificate and not app.new_consumer_secret and not app.rotate_reasons
+    assert [(c.field, c.before, c.after) for c in app.changes] == [
+        ("scopes", "Api, RefreshToken", "Api, OpenID, RefreshToken")]
+    assert [c.action for c in plan.credentials] == ["no-op", "no-op"]
+
+    ws.recorder.reset()
+    _plan, result = apply(ws.paths(), ws.options(), Lines(), approve)
+    assert result is not None and not result.failures
+    assert result.deploys == 1 and result.records_written == [] and result.verified == []
+    assert [r["operation"] for r in ws.recorder.writes()] == ["deploy"]
+
+    # The state moved on (serial) but nothing about the app changed; records untouched.
+    state_after = state_doc(ws)
+    assert state_after["serial"] > state_before["serial"]
+    assert state_after["apps"] == state_before["apps"]
+    assert records(ws) == records_before
+    with running_org(ws) as org:
+        app_now = org.org.app("billing")
+        assert app_now is not None
+        assert app_now["certificate"].strip() == state_before["apps"]["billing"]["certificate"][
+            "pem"].strip()
+        jwt_login(org, state_before["apps"]["billing"]["consumerKey"],
+                  Secret(records_before["billing (JWT)"]["data"]["privateKey"]))
+
+    assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
