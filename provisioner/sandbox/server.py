@@ -101,7 +101,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send((411, {"Content-Type": "text/plain"}, b"Length Required"))
             self.close_connection = True
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
         if length < 0 or length > self.server.sandbox.options.max_request_bytes:
             # Drain a bounded amount so the client sees the 413 rather than a reset mid-upload.
             remaining = min(max(length, 0), _DRAIN_LIMIT)
@@ -145,19 +148,24 @@ class _Handler(BaseHTTPRequestHandler):
                 org.record(endpoint, operation, resp[0])
                 return self._send(resp)
         user = None
-        if endpoint == "token":
-            resp = oauth.token(org, form)
-        elif endpoint == "userinfo":
-            resp = oauth.userinfo(org, self.headers.get("Authorization"))
-        elif endpoint == "soap":
-            resp, operation, user = mdapi.handle(org, path, body, fail_deploy=fail_deploy)
-        elif path.startswith("/services/data") and self.command == "GET":
-            resp = oauth.json_response(200, [{"label": "Spring '25", "url": "/services/data/v63.0",
-                                              "version": "63.0"}])
-        else:
-            resp = (404, {"Content-Type": "application/json"},
-                    json.dumps([{"errorCode": "NOT_FOUND",
-                                 "message": "The requested resource does not exist"}]).encode())
+        try:
+            if endpoint == "token":
+                resp = oauth.token(org, form)
+            elif endpoint == "userinfo":
+                resp = oauth.userinfo(org, self.headers.get("Authorization"))
+            elif endpoint == "soap":
+                resp, operation, user = mdapi.handle(org, path, body, fail_deploy=fail_deploy)
+            elif path.startswith("/services/data") and self.command == "GET":
+                resp = oauth.json_response(200, [{"label": "Spring '25", "version": "63.0",
+                                                  "url": "/services/data/v63.0"}])
+            else:
+                resp = (404, {"Content-Type": "application/json"},
+                        json.dumps([{"errorCode": "NOT_FOUND",
+                                     "message": "The requested resource does not exist"}]).encode())
+        except Exception as exc:  # a bug must not kill the connection thread
+            # Only the exception type is reported: its text could echo request data.
+            resp = fault_response(SoapFault("UNKNOWN_EXCEPTION",
+                                            f"sandbox internal error ({type(exc).__name__})"))
         org.record(endpoint, operation, resp[0], user)
         self._send(resp)
 

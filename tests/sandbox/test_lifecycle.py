@@ -146,8 +146,7 @@ def test_rate_faults_are_deterministic_for_a_seed(make_sandbox: Make) -> None:
 
     first, second = pattern(7), pattern(7)
     assert first == second
-    assert first.count(500) == 5 or first.count(500) < 5  # never more than max
-    assert 0 < first.count(500) <= 5
+    assert 0 < first.count(500) <= 5  # some faults, never more than max
 
 
 def test_twenty_parallel_clients(sandbox: SandboxServer) -> None:
