@@ -175,3 +175,25 @@ def test_twenty_parallel_clients(sandbox: SandboxServer) -> None:
     on_disk = json.loads((sandbox.state_dir / "org.json").read_text())
     assert {f"Par_{i}" for i in range(20)} <= set(
         on_disk["components"]["ExternalClientApplication"])
+
+
+def test_custom_json_seed_with_an_existing_connected_app(template_dir: object, tmp_path: object,
+                                                         make_sandbox: Make) -> None:
+    from pathlib import Path
+
+    from provisioner.sandbox.seed import load_seed
+
+    seed = load_seed()
+    seed["org"]["environment"] = "production"
+    seed["components"] = [{"type": "ConnectedApp", "metadata": {
+        "fullName": "Existing_App", "label": "Existing", "contactEmail": "a@example.com",
+        "oauthConfig": {"callbackUrl": "https://x.example.com/cb", "consumerKey": "ExistingKey01",
+                        "scopes": ["Api"], "isAdminApproved": True},
+        "profileName": ["Integration User"]}}]
+    seed_file = Path(str(tmp_path)) / "seed.json"
+    seed_file.write_text(json.dumps(seed))
+    srv = make_sandbox(seed_file=seed_file)
+    assert srv.org.environment == "production"
+    assert srv.org.setting("connectedAppCreationDisabled") is True
+    app = srv.org.app("Existing_App")
+    assert (app["type"], app["consumerKey"]) == ("ConnectedApp", "ExistingKey01")
