@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,26 @@ def _restore_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", value)
 
 
+_template: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sandbox_template(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """One freshly seeded sandbox state dir (CA, server and bootstrap keys) that tests copy.
+
+    Generating three RSA keys per test would dominate the run; a copy is an identical fresh org.
+    """
+    from provisioner.sandbox import SandboxOptions, SandboxServer
+
+    path = tmp_path_factory.mktemp("sandbox-template") / "state"
+    SandboxServer(SandboxOptions(state_dir=path))  # seeds the state dir without serving
+    _template.append(path)
+
+
 def sandbox_org(state_dir: Path, *, name: str = "sb", propagation_delay: float = 0.0) -> OrgSpec:
-    """An org spec of the embedded-sandbox form."""
+    """An org spec of the embedded-sandbox form, its state dir a copy of the seeded template."""
+    if _template and not state_dir.exists():
+        shutil.copytree(_template[0], state_dir)
     return OrgSpec(
         name=name,
         environment="sandbox",

@@ -175,3 +175,22 @@ def test_read_orgs_in_parallel(tmp_path: Path) -> None:
     finally:
         for c in conns.values():
             c.close()
+
+
+def test_partial_deploy_without_rollback_says_what_was_saved(conn: OrgConnection) -> None:
+    good = app_spec("Kept_App")
+    components = build_components(good, conn.org, good.callback_urls)  # type: ignore[arg-type]
+    orphan = Component(
+        ECA_OAUTH,
+        "Ghost_oauth",
+        {
+            "externalClientApplication": "Ghost",
+            "label": "Ghost_oauth",
+            "commaSeparatedOauthScopes": "Api",
+        },
+    )
+    with pytest.raises(DeployFailedError) as info:
+        deploy(conn, deploy_zip([*components, orphan], "63.0"), rollback_on_error=False, poll=FAST)
+    assert info.value.result.status == "SucceededPartial"
+    assert "the others were saved" in (info.value.hint or "")
+    assert read_apps(conn, [("Kept_App", "externalClientApp")])["Kept_App"] is not None

@@ -43,7 +43,8 @@ def _read_bootstrap(conn: OrgConnection) -> str:
 
 @pytest.fixture
 def server(tmp_path: Path) -> SandboxServer:
-    with SandboxServer(SandboxOptions(state_dir=tmp_path / "standalone")) as s:
+    state_dir = sandbox_org(tmp_path / "standalone").sandbox.state_dir  # type: ignore[union-attr]
+    with SandboxServer(SandboxOptions(state_dir=state_dir)) as s:
         trust_ca(s.ca_file)  # what connect() does for an embedded org; here the org is "real"
         yield s
 
@@ -203,3 +204,24 @@ def test_unsupported_api_version_is_explained(tmp_path: Path) -> None:
         _read_bootstrap(conn)
     assert info.value.code == "UNSUPPORTED_API_VERSION"
     assert "apiVersion" in (info.value.hint or "")
+
+
+def test_wrong_deploy_key_from_env_is_named_without_leaking(
+    server: SandboxServer, canary_key_pem: str
+) -> None:
+    creds = server.deploy_credentials()
+    org = _real_org(
+        auth=JwtBearerAuth(
+            client_id=creds.client_id,
+            username=creds.username,
+            private_key=SecretRef("env", "DEPLOY_KEY"),
+            token_url=server.url,
+        )
+    )
+    with pytest.raises(AuthError) as info:
+        connect(org, environ={"DEPLOY_KEY": canary_key_pem})
+    assert info.value.message.startswith(
+        f"org 'remote': JWT bearer login as {creds.username} at {server.url}"
+    )
+    assert "does not match" in info.value.message
+    assert_no_canary(error_text(info.value), canary_key_pem)
