@@ -116,7 +116,9 @@ def _consumer_key(md: dict[str, Any], type_name: str, name: str, existing: bool,
             out.append(Problem("FIELD_INTEGRITY_EXCEPTION",
                                "consumerKey: must be 8-256 alphanumeric characters", "consumerKey"))
     if secret is not None:
-        if existing:
+        # An External Client App's global OAuth settings may be redeployed with a new consumer
+        # secret (how a lost or leaked secret is replaced); a Connected App's is create-only.
+        if existing and type_name != "ExtlClntAppGlobalOauthSettings":
             out.append(Problem("FIELD_INTEGRITY_EXCEPTION",
                                "consumerSecret: can only be set when the app is created",
                                "consumerSecret"))

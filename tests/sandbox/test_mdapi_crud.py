@@ -152,13 +152,24 @@ def test_item_errors_required_enum_duplicate_missing(sf: Salesforce) -> None:
             [comps["ExtlClntAppOauthConfigurablePolicies"]])
 
 
-def test_consumer_secret_only_on_create(sf: Salesforce) -> None:
+def test_consumer_secret_create_only_for_connected_apps(
+        sandbox: SandboxServer, sf: Salesforce) -> None:
+    # An External Client App's global OAuth settings take a new secret (secret replacement) ...
     create_eca(sf, "Sec_App", key="SecAppKey0001", cert=None)
     glob = eca_components(sf, "Sec_App", key="SecAppKey0001", cert=None)[
         "ExtlClntAppGlobalOauthSettings"]
     glob.consumerKey = None
+    glob.consumerSecret = "ReplacedSecret0001"
+    sf.mdapi.ExtlClntAppGlobalOauthSettings.update([glob])  # simple-salesforce raises on failure
+    assert sf.mdapi.ExtlClntAppGlobalOauthSettings.read(["Sec_App_glbloauth"]).consumerSecret is None
+    # ... a Connected App's secret is settable on create only.
+    sandbox.org.set_setting("connectedAppCreationDisabled", False)
+    app = connected_app(sf, "Sec_Legacy", key="SecLegacyKey01")
+    sf.mdapi.ConnectedApp.create([app])
+    app.oauthConfig.consumerKey = None
+    app.oauthConfig.consumerSecret = "ReplacedSecret0002"
     with pytest.raises(Exception, match="consumerSecret: can only be set when the app is created"):
-        sf.mdapi.ExtlClntAppGlobalOauthSettings.update([glob])
+        sf.mdapi.ConnectedApp.update([app])
 
 
 def test_more_than_ten_components_is_a_fault(sf: Salesforce) -> None:
