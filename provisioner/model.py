@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 from provisioner.errors import SecretReferenceError
 from provisioner.secret import Secret
@@ -102,7 +102,7 @@ class SecretRef:
 
 
 #: A value that is not secret but may come from the environment or a file (e.g. a client id).
-ValueRef = Union[str, SecretRef]
+ValueRef = str | SecretRef
 
 
 def resolve_value(value: ValueRef, environ: Mapping[str, str] | None = None) -> str:
@@ -140,7 +140,7 @@ class AccessTokenAuth:
     instance_url: ValueRef
 
 
-OrgAuth = Union[JwtBearerAuth, SfdxAuthUrlAuth, AccessTokenAuth]
+OrgAuth = JwtBearerAuth | SfdxAuthUrlAuth | AccessTokenAuth
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ class ImportFileSink:
     type: Literal["importFile"] = "importFile"
 
 
-Sink = Union[ApiSink, ImportFileSink]
+Sink = ApiSink | ImportFileSink
 
 
 @dataclass(frozen=True)
@@ -225,7 +225,7 @@ class CallbackRef:
     instance: str
 
 
-CallbackUrl = Union[str, CallbackRef]
+CallbackUrl = str | CallbackRef
 
 
 @dataclass(frozen=True)
