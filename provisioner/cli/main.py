@@ -29,6 +29,19 @@ COMMANDS: dict[str, str] = {
     "sandbox": "provisioner.sandbox.cli:sandbox",
 }
 
+#: The one-line help ``provisioner --help`` lists, so listing imports no command module
+#: (a test keeps these equal to each command's own short help).
+SHORT_HELP: dict[str, str] = {
+    "validate": "Check spec files and directories offline: schema and semantic checks.",
+    "schema": "Print the JSON Schema of the spec language: the bundle, or one KIND's.",
+    "render": "Render deploy packages and Workflow² credential records for review, offline.",
+    "plan": "Show what apply would change: desired (specs) vs live (orgs, Workflow²) vs state.",
+    "apply": "Make Salesforce and Workflow² match the specs: deploy, verify, write credentials.",
+    "rotate": "Force a new key and certificate now (verified, rolled back if the login fails).",
+    "force-unlock": "Release the state lock LOCK_ID held by a run that no longer runs.",
+    "sandbox": "Run and inspect the embedded Salesforce org emulator (HTTPS on 127.0.0.1).",
+}
+
 EPILOG = """\b
 Exit codes: 0 ok, 1 error, 2 usage error (or, with plan --detailed-exitcode, changes present).
 
@@ -53,6 +66,11 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SHORT_HELP[name]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
