@@ -121,7 +121,7 @@ class Executor:
         """One transactional deploy of every change in ``org_name``; state updated after it."""
         from provisioner.metadata.build import build_components
         from provisioner.metadata.package import deploy_zip
-        from provisioner.salesforce.deploy import PollPolicy, deploy
+        from provisioner.salesforce.deploy import DeployFailedError, PollPolicy, deploy
 
         desired = self.ctx.desired
         org = desired.orgs[org_name]
@@ -162,6 +162,11 @@ class Executor:
                     f"deploy {p.deploy_id}: {p.status} ({p.components_deployed}/"
                     f"{p.components_total} components, {p.elapsed:.1f} s)"),
             )
+        except DeployFailedError as exc:
+            # The org refused the whole deploy (one transaction): nothing changed, so nothing is
+            # left for the next run to recover; earlier steps of this run are already in state.
+            self.journal.clear()
+            raise _map_deploy_failure(exc, desired.apps_in(org_name)) from exc
         except RemoteError as exc:
             raise _map_deploy_failure(exc, desired.apps_in(org_name)) from exc
         self.result.deploys += 1

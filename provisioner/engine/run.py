@@ -105,14 +105,15 @@ def read_plan_file(path: Path) -> dict[str, Any]:
 
 
 def is_plan_file(path: Path) -> bool:
-    """Whether ``path`` looks like a saved JSON plan rather than a spec."""
-    if path.suffix != ".json" or not path.is_file():
+    """Whether ``path`` is a saved JSON plan rather than a spec (a JSON object with a
+    ``formatVersion``; its keys are sorted, so the marker is not necessarily near the start)."""
+    if not path.is_file():
         return False
     try:
-        head = path.read_text(encoding="utf-8")[:4096]
-    except (OSError, UnicodeDecodeError):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
         return False
-    return '"formatVersion"' in head
+    return isinstance(doc, dict) and "formatVersion" in doc
 
 
 def check_saved_plan(saved: dict[str, Any], fresh: Plan, plan_path: Path) -> None:

@@ -1,0 +1,98 @@
+"""Planning errors and deploy failures: clear messages naming file:line and app, nothing written."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioner.engine.run import apply, compute_plan
+from provisioner.errors import PlanError, RemoteError
+from provisioner.secret import Secret
+from tests.engine.conftest import (
+    Lines,
+    Recorder,
+    Workspace,
+    app_yaml,
+    approve,
+    cli,
+    jwt_login,
+    records,
+    running_org,
+    state_doc,
+)
+
+
+def test_connected_app_create_on_creation_disabled_org_is_a_planning_error(ws: Workspace) -> None:
+    spec = ws.write_apps(app_yaml("legacy", app_type="connectedApp"))
+    with pytest.raises(PlanError) as caught:
+        compute_plan(ws.paths(), ws.options(), Lines())
+    message = caught.value.message
+    assert f"{spec}:1:1: app 'legacy': org 'sb' refuses to create the Connected App legacy" in message
+    assert "set appType: externalClientApp" in message
+    # Asking the org is a check-only deploy: nothing is written.
+    assert ws.recorder.writes() == []
+    assert "checkDeployStatus" in ws.recorder.operations()
+
+    result = cli("apply", ws.specs, "--state", ws.state_path, "--auto-approve")
+    assert result.code == 1
+    assert "Error: the specs cannot be applied:" in result.stderr
+    assert "appType: externalClientApp" in result.stderr
+    assert not ws.state_path.exists() and not ws.import_file.exists()
+    with running_org(ws) as org:
+        assert org.org.app("legacy") is None
+
+
+def test_component_failure_changes_nothing_and_names_file_and_app(applied: Workspace) -> None:
+    ws = applied
+    state_bytes = ws.state_path.read_bytes()
+    file_bytes = ws.import_file.read_bytes()
+    before = state_doc(ws)["apps"]["billing"]
+    # A scope change for the existing app, and a new app whose permission set the org lacks.
+    spec = ws.write_apps(
+        app_yaml("billing", scopes="[api, refresh_token, openid]"),
+        app_yaml("payroll", permission_sets="[No_Such_Permission_Set]"),
+    )
+    with pytest.raises(RemoteError) as caught:
+        apply(ws.paths(), ws.options(), Lines(), approve)
+    message = caught.value.message
+    lines = message.splitlines()
+    assert lines[0].startswith("org 'sb': deploy ") and "1 component failure(s)" in lines[0]
+    assert len(lines) == 2
+    # payroll's document starts after billing's (22 lines) and the "---" separator.
+    assert lines[1].startswith(f"  - {spec}:") and ": app 'payroll': " in lines[1]
+    assert "No_Such_Permission_Set" in lines[1]
+    line_no = int(lines[1].split(f"{spec}:")[1].split(":")[0])
+    assert spec.read_text().splitlines()[line_no - 1].startswith("apiVersion")
+    assert spec.read_text().splitlines()[line_no + 2].strip() == "name: payroll"
+
+    # Nothing changed: the deploy was one transaction; state, records and org are as before.
+    assert ws.state_path.read_bytes() == state_bytes
+    assert ws.import_file.read_bytes() == file_bytes
+    assert [r["operation"] for r in ws.recorder.writes()] == ["deploy"]
+    with running_org(ws) as org:
+        assert org.org.app("payroll") is None
+        app = org.org.app("billing")
+        assert app is not None
+        oauth = app["components"]["ExtlClntAppOauthSettings"]
+        assert "OpenID" not in str(oauth)
+        jwt_login(org, before["consumerKey"],
+                  Secret(records(ws)["billing (JWT)"]["data"]["privateKey"]))
+    # The failure left no journal behind to confuse the next plan.
+    plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
+    assert not any("interrupted" in w for w in plan.warnings)
+
+
+def test_injected_deploy_failure_changes_nothing(ws: Workspace) -> None:
+    ws.recorder = Recorder(faults=("deploy:fail",))
+    with pytest.raises(RemoteError) as caught:
+        apply(ws.paths(), ws.options(), Lines(), approve)
+    assert caught.value.message.startswith("org 'sb': deploy ")
+    assert "sandbox fault injection" in caught.value.message
+    assert not ws.import_file.exists() or records(ws) == {}
+    state = state_doc(ws) if ws.state_path.exists() else {"apps": {}}
+    assert state["apps"] == {}
+    with running_org(ws) as org:
+        assert org.org.app("billing") is None
+    # The next run (no fault) creates everything.
+    ws.recorder = Recorder()
+    _plan, result = apply(ws.paths(), ws.options(), Lines(), approve)
+    assert result is not None and not result.failures and result.verified == ["billing"]

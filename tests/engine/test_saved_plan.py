@@ -1,0 +1,121 @@
+"""Saved plans (``plan --out`` then ``apply PLANFILE``), staleness, confirmation, output formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from tests.engine.conftest import REPO, Workspace, app_yaml, cli, records, running_org, state_doc
+
+
+def _scopes_changed_outside(ws: Workspace) -> None:
+    """Someone edits the app in Setup: a scope is added behind provisioner's back."""
+    with running_org(ws) as server:
+        app = server.org.app("billing")
+        assert app is not None
+        md: dict[str, Any] = dict(app["components"]["ExtlClntAppOauthSettings"])
+        md["commaSeparatedOauthScopes"] = md["commaSeparatedOauthScopes"] + ",Chatter"
+        with server.org.store() as store:
+            _created, problems = store.save("ExtlClntAppOauthSettings", md, "upsert")
+        assert problems == []
+
+
+def test_plan_out_then_apply_planfile(ws: Workspace) -> None:
+    planfile = ws.root / "plan.json"
+    made = cli("plan", ws.specs, "--state", ws.state_path, "--out", planfile)
+    assert made.code == 0, made.all
+    assert f"Saved the plan to {planfile}" in made.stderr
+    applied = cli("apply", planfile, "--state", ws.state_path)
+    assert applied.code == 0, applied.all
+    assert "verified: app billing" in applied.stdout
+    assert "Apply complete: 1 deploy(s)" in applied.stdout
+    assert set(records(ws)) == {"billing (JWT)", "billing (OAuth2)"}
+    # The same plan file again: the state moved on since, so it is stale and refused.
+    again = cli("apply", planfile, "--state", ws.state_path)
+    assert again.code == 1
+    assert f"the saved plan {planfile} is stale: the state changed" in again.stderr
+    assert "provisioner plan --out PLANFILE again" in again.stderr
+
+
+def test_saved_plan_is_stale_after_a_spec_change(applied: Workspace) -> None:
+    ws = applied
+    planfile = ws.root / "plan.json"
+    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, openid]"))
+    assert cli("plan", ws.specs, "--state", ws.state_path, "--out", planfile).code == 0
+    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, web]"))
+    state_bytes = ws.state_path.read_bytes()
+    result = cli("apply", planfile, "--state", ws.state_path)
+    assert result.code == 1
+    assert "is stale: a spec file changed" in result.stderr
+    assert ws.state_path.read_bytes() == state_bytes
+    assert "Apply complete" not in result.stdout
+
+
+def test_saved_plan_is_stale_after_an_org_change_outside(applied: Workspace) -> None:
+    ws = applied
+    planfile = ws.root / "plan.json"
+    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, openid]"))
+    assert cli("plan", ws.specs, "--state", ws.state_path, "--out", planfile).code == 0
+    _scopes_changed_outside(ws)
+    state_bytes = ws.state_path.read_bytes()
+    result = cli("apply", planfile, "--state", ws.state_path)
+    assert result.code == 1
+    assert "is stale: org/sb changed outside provisioner" in result.stderr
+    assert ws.state_path.read_bytes() == state_bytes
+    with running_org(ws) as server:
+        app = server.org.app("billing")
+        assert app is not None
+        scopes = app["components"]["ExtlClntAppOauthSettings"]["commaSeparatedOauthScopes"]
+        assert "OpenID" not in scopes and "Chatter" in scopes
+
+
+def test_apply_without_approval_and_without_terminal_refuses(ws: Workspace) -> None:
+    result = cli("apply", ws.specs, "--state", ws.state_path)
+    assert result.code == 2
+    assert "+ app.billing create" in result.stdout  # the plan is shown before the refusal
+    assert "Error: apply needs confirmation, and there is no terminal to ask on" in result.stderr
+    assert "--auto-approve" in result.stderr
+    assert not ws.state_path.exists() and not ws.import_file.exists()
+    with running_org(ws) as server:
+        assert server.org.app("billing") is None
+
+
+def test_plan_formats_json_validates_and_markdown_renders(applied: Workspace) -> None:
+    ws = applied
+    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, openid]"))
+    schema = json.loads((REPO / "schemas" / "plan.schema.json").read_text())
+
+    as_json = cli("plan", ws.specs, "--state", ws.state_path, "--format", "json")
+    assert as_json.code == 0, as_json.all
+    doc = json.loads(as_json.stdout)
+    jsonschema.validate(doc, schema, format_checker=jsonschema.FormatChecker())
+    assert doc["hasChanges"] is True
+    assert doc["state"]["serial"] == state_doc(ws)["serial"]
+    (app,) = doc["apps"]
+    assert (app["address"], app["action"]) == ("app.billing", "update")
+    assert app["changes"] == [{"field": "scopes", "before": "Api, RefreshToken",
+                               "after": "Api, OpenID, RefreshToken", "sensitive": False}]
+    assert app["source"].startswith(str(ws.specs / "apps.yaml") + ":1")
+    assert {Path(f["path"]).name for f in doc["specFiles"]} == {"apps.yaml", "org.yaml"}
+
+    # A fresh workspace plan (creates, sensitive fields) validates too.
+    planfile = ws.root / "plan.json"
+    assert cli("plan", ws.specs, "--state", ws.root / "none.json", "--out", planfile).code == 0
+    created = json.loads(planfile.read_text())
+    jsonschema.validate(created, schema, format_checker=jsonschema.FormatChecker())
+    sensitive = [c for a in created["credentials"] for c in a["changes"] if c["sensitive"]]
+    assert sensitive and all(c["after"] == "(sensitive)" for c in sensitive)
+
+    markdown = cli("plan", ws.specs, "--state", ws.state_path, "--format", "markdown")
+    assert markdown.code == 0
+    lines = markdown.stdout.splitlines()
+    assert lines[0] == "### provisioner plan"
+    assert "| action | resource | details |" in lines
+    row = next(ln for ln in lines if ln.startswith("| update | `app.billing`"))
+    assert "`scopes`: " in row and "OpenID" in row
+
+    detailed = cli("plan", ws.specs, "--state", ws.state_path, "--detailed-exitcode")
+    assert detailed.code == 2

@@ -1,0 +1,119 @@
+"""JWT verification through the org's propagation delay, and a rotation that fails it (rollback)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from provisioner.engine.run import apply, compute_plan
+from provisioner.salesforce.token_errors import TokenRejected
+from provisioner.secret import Secret
+from tests.engine.conftest import (
+    Lines,
+    Workspace,
+    approve,
+    cli,
+    jwt_login,
+    login_eventually,
+    records,
+    running_org,
+    state_doc,
+)
+
+DELAY = 2.0
+
+
+def test_verification_waits_through_propagation_and_succeeds(ws: Workspace) -> None:
+    ws.write_org(delay=DELAY)
+    lines = Lines()
+    start = time.monotonic()
+    _plan, result = apply(ws.paths(), ws.options(verify_timeout=30), lines, approve)
+    elapsed = time.monotonic() - start
+    assert result is not None and not result.failures
+    assert result.verified == ["billing"]
+    waits = [ln for ln in lines.lines if "login not accepted yet" in ln]
+    assert waits, lines.text()
+    assert waits[0].startswith("app billing: login not accepted yet (")
+    assert elapsed >= DELAY
+    # The records were written only after the key was proven.
+    assert lines.lines.index(waits[-1]) < next(
+        i for i, ln in enumerate(lines.lines) if ln.startswith("writing Workflow² credential"))
+    st = state_doc(ws)["apps"]["billing"]
+    with running_org(ws) as org:
+        jwt_login(org, st["consumerKey"], Secret(records(ws)["billing (JWT)"]["data"]["privateKey"]))
+
+
+def test_rotation_failing_verification_restores_previous_certificate(applied: Workspace) -> None:
+    ws = applied
+    ws.write_org(delay=DELAY)
+    before = state_doc(ws)["apps"]["billing"]
+    old_records = records(ws)
+    old_key = Secret(old_records["billing (JWT)"]["data"]["privateKey"])
+    import_bytes = ws.import_file.read_bytes()
+
+    result = cli("rotate", ws.specs, "--state", ws.state_path, "--app", "billing",
+                 "--auto-approve", "--verify-timeout", "0.5")
+    assert result.code == 1, result.all
+    assert "rolled back: app billing: the previous certificate is deployed again" in result.stdout
+    error = result.stderr[result.stderr.index("Error: "):]
+    assert "app 'billing' in org 'sb'" in error
+    assert "did not succeed within 0.5 s" in error
+    assert "invalid assertion" in error  # the org's answer: the new certificate is not live yet
+    assert "--verify-timeout" in error  # the fix: allow more time
+    assert "wrote:" not in result.stdout
+
+    # State: the old certificate is current again; the failed one is not remembered as current.
+    after = state_doc(ws)["apps"]["billing"]
+    assert after["certificate"]["fingerprint"] == before["certificate"]["fingerprint"]
+    assert after["consumerKey"] == before["consumerKey"]
+    # The credential record was never touched: it still holds the old key, which works again.
+    assert ws.import_file.read_bytes() == import_bytes
+    with running_org(ws) as org:
+        app = org.org.app("billing")
+        assert app is not None
+        assert app["certificate"].strip() == before["certificate"]["pem"].strip()
+        login_eventually(org, before["consumerKey"], old_key, timeout=DELAY + 8)
+
+    # Nothing left to do afterwards (the rollback is complete, not half-recorded).
+    ws.write_org(delay=0)
+    assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
+
+
+def test_create_failing_verification_writes_no_record_and_next_apply_converges(
+    ws: Workspace,
+) -> None:
+    ws.write_org(delay=DELAY)
+    _plan, result = apply(ws.paths(), ws.options(verify_timeout=0.3), Lines(), approve)
+    assert result is not None
+    (failure,) = result.failures
+    assert "app 'billing' in org 'sb'" in failure.message
+    assert result.verified == [] and result.records_written == []
+    assert not ws.import_file.exists()
+    # The app exists, but its key died with the run: state does not claim its certificate.
+    st = state_doc(ws)["apps"]["billing"]
+    assert st.get("certificate") is None
+
+    plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
+    (app,) = plan.apps
+    assert app.action == "rotate" and app.new_certificate
+    assert any(r.startswith("certificate foreign") for r in app.rotate_reasons)
+
+    _plan, result2 = apply(ws.paths(), ws.options(verify_timeout=30), Lines(), approve)
+    assert result2 is not None and not result2.failures and result2.verified == ["billing"]
+    st = state_doc(ws)["apps"]["billing"]
+    key = Secret(records(ws)["billing (JWT)"]["data"]["privateKey"])
+    with running_org(ws) as org:
+        login_eventually(org, st["consumerKey"], key, timeout=DELAY + 8)
+    assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
+
+
+def test_wrong_key_is_refused_with_invalid_grant(applied: Workspace) -> None:
+    """The login helper itself can fail: a key the org does not know is refused."""
+    from provisioner.keys import generate_key_material
+
+    st = state_doc(applied)["apps"]["billing"]
+    stranger = generate_key_material("stranger", 2048, 30).private_key
+    with running_org(applied) as org, pytest.raises(TokenRejected) as refused:
+        jwt_login(org, st["consumerKey"], stranger)
+    assert refused.value.code == "invalid_grant"
