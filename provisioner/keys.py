@@ -255,7 +255,8 @@ def load_private_key(secret: Secret, *, what: str) -> rsa.RSAPrivateKey:
         ) from exc
     if not isinstance(key, rsa.RSAPrivateKey):
         raise KeyMaterialError(
-            f"{what} is a {type(key).__name__.lstrip('_')} key, not RSA",
+            f"{what} is not an RSA key "
+            f"({type(key).__name__.lstrip('_').replace('PrivateKey', '') or 'other'})",
             "Salesforce's JWT bearer flow signs with RS256: use an RSA key",
         )
     if key.key_size < 2048:

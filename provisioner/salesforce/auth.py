@@ -25,10 +25,10 @@ from urllib.parse import unquote
 
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from provisioner.errors import AuthError, RemoteError
+from provisioner.keys import KeyMaterialError, load_private_key
 from provisioner.salesforce.token_errors import TokenRequest, clip, rejection, unavailable
 from provisioner.salesforce.urls import normalise_base_url
 from provisioner.secret import Secret
@@ -82,31 +82,11 @@ def load_rsa_key(private_key: Secret, *, what: str) -> rsa.RSAPrivateKey:
     A PEM bundle may also hold the certificate; when it has expired the key is refused, because
     Salesforce does not enforce certificate expiry for the JWT flow and the tool must.
     """
-    data = private_key.reveal().encode("utf-8")
-    if b"-----BEGIN" not in data or b"PRIVATE KEY-----" not in data:
-        raise AuthError(
-            f"the private key for {what} is not a PEM private key",
-            "reference the PEM file that starts with -----BEGIN PRIVATE KEY----- "
-            "(or RSA PRIVATE KEY) using {file: PATH} or {env: NAME}",
-        )
     try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except TypeError:  # encrypted with a passphrase
-        raise AuthError(
-            f"the private key for {what} is encrypted with a passphrase",
-            "store it unencrypted in a protected file or secret store: "
-            "openssl pkey -in key.pem -out key-plain.pem",
-        ) from None
-    except Exception as exc:  # cryptography raises several types for bad input
-        raise AuthError(
-            f"the private key for {what} cannot be read ({type(exc).__name__})",
-            "the PEM is damaged or truncated: export the key again (RSA, PKCS#8 or PKCS#1 PEM)",
-        ) from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise AuthError(
-            f"the private key for {what} is not an RSA key",
-            "the JWT bearer flow needs RS256: generate an RSA key (2048, 3072 or 4096 bits)",
-        )
+        key = load_private_key(private_key, what=f"the private key for {what}")
+    except KeyMaterialError as exc:  # the same checks as for generated keys, as an auth failure
+        raise AuthError(exc.message, exc.hint) from None
+    data = private_key.reveal().encode("utf-8")
     _refuse_expired_certificate(data, key, what=what)
     return key
 

@@ -103,7 +103,7 @@ def test_encrypted_and_damaged_keys(rsa_key: rsa.RSAPrivateKey, canary_key_pem: 
         load_rsa_key(Secret(enc), what="x")
     assert "openssl pkey" in (info.value.hint or "")
     damaged = canary_key_pem.replace(canary_key_pem.splitlines()[5], "!!!!")
-    with pytest.raises(AuthError, match="cannot be read") as info:
+    with pytest.raises(AuthError, match="cannot be parsed as a PEM private key") as info:
         load_rsa_key(Secret(damaged), what="x")
     assert_no_canary(error_text(info.value), canary_key_pem)
 

@@ -170,7 +170,7 @@ def test_load_errors_name_the_key_and_the_fix(material: KeyMaterial) -> None:
     assert "encrypted" in encrypted.message and "openssl" in (encrypted.hint or "")
 
     ec_key = _load_error(_pem_key(ec.generate_private_key(ec.SECP256R1())))
-    assert "not RSA" in ec_key.message
+    assert "is not an RSA key (EC)" in ec_key.message
 
     short = _load_error(_pem_key(rsa.generate_private_key(65537, 1024)))
     assert "1024 bits" in short.message and "2048" in (short.hint or "")
