@@ -179,9 +179,10 @@ def _report(result: ApplyResult) -> None:
                f"{len(result.records_written)} credential record(s) written.")
     if result.failures:
         first = result.failures[0]
-        lines = [f.message for f in result.failures]
+        # Each failure indented as a block (a deploy failure lists its components below it).
+        lines = ["  " + line for f in result.failures for line in f.message.splitlines()]
         raise ProvisionerError(
-            f"{len(lines)} step(s) failed:\n  " + "\n  ".join(lines),
+            f"{len(result.failures)} step(s) failed:\n" + "\n".join(lines),
             first.hint,
         )
 

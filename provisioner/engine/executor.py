@@ -3,75 +3,42 @@ then the Workflow² records; state saved and journaled around every remote step.
 
 Order per org: generate keys (in parallel) -> journal intents -> one deploy (transactional) ->
 state -> verify each new key with a real token exchange (in parallel, through the propagation
-delay) -> roll a failed rotation back to the previous certificate -> write the records of the
-verified apps -> let Workflow² test its JWT records.
+delay) -> roll a failed rotation back to the previous certificate. Then the records
+(:mod:`provisioner.engine.records`): JWT records of verified apps, OAuth2 records of deployed
+apps -> let Workflow² test its JWT records. A failed org is reported and the others carry on.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from provisioner.engine.context import RunContext
 from provisioner.engine.live import LiveSnapshot
-from provisioner.engine.planner import (
-    credential_key,
-    credential_type,
-    my_domain_for,
-    record_id_for,
-    value_fingerprint,
-)
+from provisioner.engine.records import ApplyResult, Generated, RecordWriter
 from provisioner.engine.statewriter import (
     StateWriter,
-    apply_credential,
     apply_deploy,
     apply_rollback,
     apply_unverified,
     deploy_facts,
+    rollback_facts,
 )
 from provisioner.errors import ProvisionerError, RemoteError, VerificationError
 from provisioner.journal import Journal, JournalStep
 from provisioner.keys import (
-    KeyMaterial,
     KeyRequest,
     generate_consumer_key,
     generate_consumer_secret,
     generate_many,
 )
-from provisioner.model import AppSpec, CredentialSpec
+from provisioner.model import AppSpec
 from provisioner.plan.types import AppChange, Plan
-from provisioner.secret import Secret
-from provisioner.state import State
+from provisioner.state import AppState, State
 
 _DEPLOYING = ("create", "update", "rotate", "replace")
-
-
-@dataclass
-class Generated:
-    """Material made for this run: keys, consumer keys and secrets (never persisted)."""
-
-    keys: dict[str, KeyMaterial] = field(default_factory=dict)
-    consumer_keys: dict[str, str] = field(default_factory=dict)
-    consumer_secrets: dict[str, Secret] = field(default_factory=dict)
-
-
-@dataclass
-class ApplyResult:
-    """What an apply did, for the CLI to report."""
-
-    deploys: int = 0
-    components: int = 0
-    verified: list[str] = field(default_factory=list)
-    rolled_back: list[str] = field(default_factory=list)
-    records_written: list[str] = field(default_factory=list)
-    tests: dict[str, str] = field(default_factory=dict)
-    connect_links: dict[str, str] = field(default_factory=dict)
-    failures: list[ProvisionerError] = field(default_factory=list)
 
 
 class Executor:
@@ -84,6 +51,8 @@ class Executor:
         self.journal = journal
         self.result = ApplyResult()
         self.material = Generated()
+        #: each app's state before this run's deploy (what a rollback restores).
+        self.before: dict[str, AppState] = {}
 
     # -- generation ----------------------------------------------------------------------------
     def generate(self, plan: Plan) -> None:
@@ -163,15 +132,20 @@ class Executor:
                     f"{p.components_total} components, {p.elapsed:.1f} s)"),
             )
         except DeployFailedError as exc:
-            # The org refused the whole deploy (one transaction): nothing changed, so nothing is
-            # left for the next run to recover; earlier steps of this run are already in state.
-            self.journal.clear()
+            # The org refused the whole deploy (one transaction): nothing changed, so the steps
+            # are settled; the next run has nothing to recover from them.
+            for step_id in ids:
+                self.journal.mark_done(step_id, {"failed": True})
             raise _map_deploy_failure(exc, desired.apps_in(org_name)) from exc
         except RemoteError as exc:
+            # Outcome unknown (the org may still finish it): the intents stay pending.
             raise _map_deploy_failure(exc, desired.apps_in(org_name)) from exc
         self.result.deploys += 1
         self.result.components += len(components)
         at = self.ctx.options.clock()
+        for name, _, _ in steps:
+            if name in self.writer.state.apps:
+                self.before[name] = self.writer.state.apps[name]
 
         def record(state: Any) -> None:
             for (name, _, facts), step_id in zip(steps, ids, strict=True):
@@ -199,7 +173,16 @@ class Executor:
                     self.result.failures.append(error)
         rollbacks = [c for c in todo if c.app in failed and c.action == "rotate"]
         if rollbacks:
-            self._roll_back(org_name, rollbacks)
+            try:
+                self._roll_back(org_name, rollbacks)
+            except ProvisionerError as exc:
+                names = ", ".join(c.app for c in rollbacks)
+                self.result.failures.append(RemoteError(
+                    f"org {org_name!r}: deploying the previous certificate back to app(s) {names} "
+                    f"failed: {exc.message}",
+                    "run apply again: it rotates to a new key and verifies it (the credential "
+                    "records still hold the previous key)",
+                ))
         for change in todo:
             if change.app in failed and change.action != "rotate":
                 step = self.journal.record_intent(JournalStep("unverified", org=org_name, app=change.app))
@@ -235,6 +218,7 @@ class Executor:
                     f"{w.delay:.0f} s ({w.elapsed:.0f} s so far)"),
             )
         except VerificationError as exc:
+            self.journal.mark_done(step, {"verified": False})
             return exc
         self.journal.mark_done(step, {"attempts": login.attempts})
         self.result.verified.append(app.name)
@@ -259,9 +243,9 @@ class Executor:
                 app, org, desired.callback_urls(app, self.snap.callback_urls),
                 certificate_pem=previous.pem,
             ))
-            ids.append((app.name, self.journal.record_intent(JournalStep(
-                "rollback", org=org_name, app=app.name,
-                facts={"certificateFingerprint": previous.fingerprint}))))
+            facts = rollback_facts(previous, self.before.get(app.name))
+            ids.append((app.name, facts, self.journal.record_intent(JournalStep(
+                "rollback", org=org_name, app=app.name, facts=facts))))
         if not components:
             return
         self.ctx.progress(f"rolling back {len(ids)} app(s) in org {org_name} to the previous "
@@ -271,110 +255,16 @@ class Executor:
         self.result.deploys += 1
 
         def record(state: Any) -> None:
-            for name, step_id in ids:
-                apply_rollback(state, name)
+            for name, facts, step_id in ids:
+                apply_rollback(state, name, facts)
                 self.journal.mark_done(step_id)
                 self.result.rolled_back.append(name)
 
         self.writer.update(record)
 
-    # -- Workflow² records ---------------------------------------------------------------------
-    def write_credentials(self, plan: Plan, failed_apps: set[str]) -> None:
-        """Write every record the plan changes, except those of apps whose login failed."""
-        by_instance: dict[str, list[tuple[AppSpec, CredentialSpec]]] = {}
-        for change in plan.credentials:
-            if change.action == "no-op" or change.app in failed_apps:
-                continue
-            app = self.ctx.desired.apps[change.app]
-            cred = next(c for c in app.credentials if credential_key(c) == change.key)
-            by_instance.setdefault(cred.instance, []).append((app, cred))
-        for instance, items in sorted(by_instance.items()):
-            self._write_instance(instance, items)
-
-    def _record(self, app: AppSpec, cred: CredentialSpec, schema: Any) -> Any:
-        from provisioner.workflow2.records import build_jwt_record, build_oauth2_record
-
-        st = self.writer.state.apps[app.name]
-        rid = record_id_for(cred, st)
-        if cred.type == "jwt":
-            keys = self.material.keys.get(app.name)
-            if keys is None:
-                raise ProvisionerError(
-                    f"credential {credential_key(cred)!r}: no new private key in this run",
-                    "run plan again: the record can be written only together with a new key",
-                )
-            return build_jwt_record(
-                id=rid, name=cred.name, environment=cred.environment, client_id=st.consumer_key,
-                username=cred.username or "", private_key=keys.private_key,
-                my_domain_url=my_domain_for(app, cred, self.snap.org_facts.get(app.org)),
-                schema=schema,
-            )
-        secret = self.material.consumer_secrets.get(app.name)
-        if secret is None:
-            raise ProvisionerError(
-                f"credential {credential_key(cred)!r}: no consumer secret in this run",
-                "run plan again: the record can be written only together with a new secret",
-            )
-        return build_oauth2_record(
-            id=rid, name=cred.name, environment=cred.environment, client_id=st.consumer_key,
-            client_secret=secret, schema=schema,
-        )
-
-    def _write_instance(self, instance: str, items: Sequence[tuple[AppSpec, CredentialSpec]]) -> None:
-        spec = self.ctx.desired.instances[instance]
-        sink = self.ctx.sink(instance)
-        client = self.ctx.client(instance) if spec.sink.type == "api" else None
-        for app, cred in items:
-            schema = client.schema(credential_type(cred)) if client is not None else None
-            record = self._record(app, cred, schema)
-            st = self.writer.state.apps[app.name]
-            prints = {k: value_fingerprint(v) for k, v in record.public_fields().items()}
-            if cred.type == "jwt":
-                assert st.certificate is not None
-                prints["privateKey"] = st.certificate.public_key_fingerprint
-            else:
-                prints["clientSecret"] = record.fingerprints()["clientSecret"]
-            facts = {"instance": instance, "name": cred.name, "type": record.type,
-                     "recordId": record.id, "sink": spec.sink.type,
-                     "fieldFingerprints": json.dumps(prints, sort_keys=True)}
-            known = st.credentials.get(credential_key(cred))
-            previous = None
-            if known is not None:
-                previous = {record.id: {"name": known.name, "fields": {},
-                                        "fingerprints": {k: v for k, v in known.field_fingerprints.items()
-                                                         if k in record.secret_fields}}}
-            step = self.journal.record_intent(JournalStep(
-                "credential-write", org=app.org, app=app.name, instance=instance, facts=facts))
-            self.ctx.progress(f"writing Workflow² credential {cred.name!r} ({record.type}) to {instance}")
-            results = sink.write([record], previous)
-            facts["recordId"] = results[0].record_id
-            self.journal.mark_done(step, {"recordId": results[0].record_id})
-            at = self.ctx.options.clock()
-            self.writer.update(functools.partial(_record_credential, app=app.name, facts=dict(facts), at=at))
-            self.result.records_written.append(f"{instance}/{cred.name}")
-            if cred.type == "oauth2" and client is not None:
-                self.result.connect_links[f"{instance}/{cred.name}"] = (
-                    f"{client.base_url}/home/credentials/{results[0].record_id}")
-            if cred.type == "jwt" and client is not None and client.capabilities().credential_test:
-                verdict = client.test(results[0].record_id)
-                self.result.tests[f"{instance}/{cred.name}"] = (
-                    "OK" if verdict.ok else f"{verdict.status}: {verdict.message}")
-                if not verdict.ok:
-                    self.result.failures.append(RemoteError(
-                        f"Workflow² {instance}: the server's own test of credential {cred.name!r} "
-                        f"failed: {verdict.message}",
-                        "the server signs a JWT with the stored key and calls the org's token "
-                        "endpoint: check that the server can reach the org and trusts its TLS "
-                        "certificate (NODE_EXTRA_CA_CERTS for a private CA)",
-                    ))
-
 
 def _forget_certificate(state: State, *, app: str) -> None:
     apply_unverified(state, app)
-
-
-def _record_credential(state: State, *, app: str, facts: dict[str, Any], at: datetime) -> None:
-    apply_credential(state, app, facts, at)
 
 
 def _destructive(change: AppChange) -> list[tuple[str, str]]:
@@ -411,17 +301,33 @@ def _owner(name: str, apps: Sequence[AppSpec]) -> AppSpec | None:
 def execute(
     plan: Plan, ctx: RunContext, snap: LiveSnapshot, writer: StateWriter, journal: Journal
 ) -> ApplyResult:
-    """Carry out ``plan``; failures of single apps are collected in the result, not raised."""
+    """Carry out ``plan``; failures of single orgs, apps and records are collected in the result.
+
+    Orgs are independent: one org's failed deploy is reported and the others carry on, because the
+    keys and secrets generated for them exist only in this run and must reach their records.
+    """
     ex = Executor(ctx, snap, writer, journal)
     ex.generate(plan)
     by_org: dict[str, list[AppChange]] = {}
     for change in plan.apps:
         if change.action in _DEPLOYING or change.action == "delete":
             by_org.setdefault(change.org, []).append(change)
-    failed: set[str] = set()
+    unverified: set[str] = set()
+    undeployed: set[str] = set()
     for org_name, changes in sorted(by_org.items()):
-        ex.deploy_org(org_name, changes)
-        failed |= ex.verify_org(org_name, [c for c in changes if c.action != "delete"])
-    ex.write_credentials(plan, failed)
-    journal.clear()
+        try:
+            ex.deploy_org(org_name, changes)
+        except ProvisionerError as exc:
+            ex.result.failures.append(exc)
+            undeployed |= {c.app for c in changes}
+            continue
+        unverified |= ex.verify_org(org_name, [c for c in changes if c.action != "delete"])
+    RecordWriter(ctx, snap, writer, journal, ex.material, ex.result).write(
+        plan, unverified, undeployed)
+    # Keep the journal while a step's outcome is unknown: the next run must know about it.
+    if not journal.pending():
+        journal.clear()
     return ex.result
+
+
+__all__ = ["ApplyResult", "Executor", "Generated", "execute"]

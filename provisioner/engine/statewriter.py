@@ -22,6 +22,7 @@ from provisioner.state import (
     Rotation,
     State,
     StateStore,
+    format_time,
     parse_time,
 )
 
@@ -89,12 +90,39 @@ def apply_deploy(state: State, app: str, org: str, facts: Mapping[str, object], 
     state.apps[app] = new
 
 
-def apply_rollback(state: State, app: str) -> None:
-    """Record that ``app``'s previous certificate was deployed back after a failed verification."""
+def rollback_facts(
+    previous: CertificateRecord, before: AppState | None
+) -> dict[str, str | None]:
+    """The journal facts of a rollback: the certificate deployed back, and what the app's
+    rotation history was before the failed rotation (restored with it)."""
+    older = before.previous_certificate if before is not None else None
+    rotation = before.last_rotation if before is not None else None
+    return {
+        "certificateFingerprint": previous.fingerprint,
+        "olderCertificatePem": older.pem if older is not None else None,
+        "lastRotationAt": format_time(rotation.at) if rotation is not None else None,
+        "lastRotationReason": rotation.reason if rotation is not None else None,
+    }
+
+
+def apply_rollback(state: State, app: str, facts: Mapping[str, object]) -> None:
+    """Record that ``app``'s previous certificate was deployed back after a failed verification.
+
+    The failed rotation is undone in state too: the certificate before it is the previous one
+    again, and the last rotation is the one before (``maxAgeDays`` counts from it).
+    """
     old = state.apps.get(app)
     if old is None:
         return
-    state.apps[app] = replace(old, certificate=old.previous_certificate, previous_certificate=None)
+    older = facts.get("olderCertificatePem")
+    at = facts.get("lastRotationAt")
+    state.apps[app] = replace(
+        old,
+        certificate=old.previous_certificate,
+        previous_certificate=CertificateRecord.from_pem(str(older)) if older else None,
+        last_rotation=Rotation(parse_time(str(at)), str(facts.get("lastRotationReason") or ""))
+        if at else None,
+    )
 
 
 def apply_unverified(state: State, app: str) -> None:
@@ -149,10 +177,12 @@ def _replay(state: State, entry: JournalEntry) -> str:
     step = entry.step
     app = step.app or ""
     facts = dict(step.facts)
+    if entry.outcome is not None and entry.outcome.get("failed"):
+        return f"{step.kind} of {app or step.org} was refused in the interrupted run: nothing to record"
     if step.kind == "deploy":
         apply_deploy(state, app, step.org or "", facts, entry.at)
     elif step.kind == "rollback":
-        apply_rollback(state, app)
+        apply_rollback(state, app, facts)
     elif step.kind == "unverified":
         apply_unverified(state, app)
     elif step.kind == "credential-write":
@@ -169,4 +199,5 @@ __all__ = [
     "deploy_facts",
     "parse_time",
     "recover",
+    "rollback_facts",
 ]

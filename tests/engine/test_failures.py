@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from provisioner.engine.run import apply, compute_plan
-from provisioner.errors import PlanError, RemoteError
+from provisioner.errors import PlanError
 from provisioner.secret import Secret
 from tests.engine.conftest import (
     Lines,
@@ -51,23 +53,23 @@ def test_component_failure_changes_nothing_and_names_file_and_app(applied: Works
         app_yaml("billing", scopes="[api, refresh_token, openid]"),
         app_yaml("payroll", permission_sets="[No_Such_Permission_Set]"),
     )
-    with pytest.raises(RemoteError) as caught:
-        apply(ws.paths(), ws.options(), Lines(), approve)
-    message = caught.value.message
-    lines = message.splitlines()
-    assert lines[0].startswith("org 'sb': deploy ") and "1 component failure(s)" in lines[0]
-    assert len(lines) == 2
-    # payroll's document starts after billing's (22 lines) and the "---" separator.
-    assert lines[1].startswith(f"  - {spec}:") and ": app 'payroll': " in lines[1]
-    assert "No_Such_Permission_Set" in lines[1]
-    line_no = int(lines[1].split(f"{spec}:")[1].split(":")[0])
-    assert spec.read_text().splitlines()[line_no - 1].startswith("apiVersion")
+    result = cli("apply", ws.specs, "--state", ws.state_path, "--auto-approve")
+    assert result.code == 1
+    assert "Apply complete: 0 deploy(s)" in result.stdout
+    error = result.stderr[result.stderr.index("Error: "):].splitlines()
+    assert error[0] == "Error: 1 step(s) failed:"
+    assert error[1].startswith("  org 'sb': deploy ") and "1 component failure(s)" in error[1]
+    # payroll's document starts after billing's and the "---" separator: its line is named.
+    assert error[2].startswith(f"    - {spec}:") and ": app 'payroll': " in error[2]
+    assert "No_Such_Permission_Set" in error[2]
+    line_no = int(error[2].split(f"{spec}:")[1].split(":")[0])
+    assert spec.read_text().splitlines()[line_no - 1] == "apiVersion: provisioner.dev/v1"
     assert spec.read_text().splitlines()[line_no + 2].strip() == "name: payroll"
+    assert error[3].startswith("hint: ")
 
     # Nothing changed: the deploy was one transaction; state, records and org are as before.
     assert ws.state_path.read_bytes() == state_bytes
     assert ws.import_file.read_bytes() == file_bytes
-    assert [r["operation"] for r in ws.recorder.writes()] == ["deploy"]
     with running_org(ws) as org:
         assert org.org.app("payroll") is None
         app = org.org.app("billing")
@@ -77,16 +79,44 @@ def test_component_failure_changes_nothing_and_names_file_and_app(applied: Works
         jwt_login(org, before["consumerKey"],
                   Secret(records(ws)["billing (JWT)"]["data"]["privateKey"]))
     # The failure left no journal behind to confuse the next plan.
+    assert not Path(str(ws.state_path) + ".journal").exists()
     plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
     assert not any("interrupted" in w for w in plan.warnings)
 
 
+def test_failed_org_does_not_lose_what_another_org_made(ws: Workspace) -> None:
+    """Orgs are independent: one org's refused deploy must not cost the keys made for another."""
+    (ws.specs / "org2.yaml").write_text(
+        "apiVersion: provisioner.dev/v1\nkind: SalesforceOrg\nmetadata:\n  name: sb2\n"
+        "spec:\n  sandbox:\n    stateDir: ../sandbox2\n"
+    )
+    bad = app_yaml("payroll", permission_sets="[No_Such_Permission_Set]").replace(
+        "org: sb\n", "org: sb2\n")
+    ws.write_apps(app_yaml("billing"), bad)
+    _plan, result = apply(ws.paths(), ws.options(), Lines(), approve)
+    assert result is not None
+    (failure,) = result.failures
+    assert failure.message.startswith("org 'sb2': deploy ") and "app 'payroll'" in failure.message
+    # billing (org sb) was deployed, verified and its records written: its key is not lost.
+    assert result.verified == ["billing"]
+    assert sorted(result.records_written) == ["wf/billing (JWT)", "wf/billing (OAuth2)"]
+    assert set(state_doc(ws)["apps"]) == {"billing"}
+
+    ws.write_apps(app_yaml("billing"), bad.replace("No_Such_Permission_Set", "Workflow_Integration"))
+    plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
+    assert [(a.app, a.action) for a in plan.apps] == [("billing", "no-op"), ("payroll", "create")]
+    _plan, result2 = apply(ws.paths(), ws.options(), Lines(), approve)
+    assert result2 is not None and not result2.failures and result2.verified == ["payroll"]
+    assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
+
+
 def test_injected_deploy_failure_changes_nothing(ws: Workspace) -> None:
     ws.recorder = Recorder(faults=("deploy:fail",))
-    with pytest.raises(RemoteError) as caught:
-        apply(ws.paths(), ws.options(), Lines(), approve)
-    assert caught.value.message.startswith("org 'sb': deploy ")
-    assert "sandbox fault injection" in caught.value.message
+    _plan, failed = apply(ws.paths(), ws.options(), Lines(), approve)
+    assert failed is not None and failed.deploys == 0 and failed.records_written == []
+    (failure,) = failed.failures
+    assert failure.message.startswith("org 'sb': deploy ")
+    assert "sandbox fault injection" in failure.message
     assert not ws.import_file.exists() or records(ws) == {}
     state = state_doc(ws) if ws.state_path.exists() else {"apps": {}}
     assert state["apps"] == {}

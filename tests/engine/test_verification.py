@@ -67,6 +67,9 @@ def test_rotation_failing_verification_restores_previous_certificate(applied: Wo
     after = state_doc(ws)["apps"]["billing"]
     assert after["certificate"]["fingerprint"] == before["certificate"]["fingerprint"]
     assert after["consumerKey"] == before["consumerKey"]
+    # The failed rotation is not remembered as the last one (maxAgeDays counts from it).
+    assert after.get("lastRotation") == before.get("lastRotation")
+    assert after.get("previousCertificate") == before.get("previousCertificate")
     # The credential record was never touched: it still holds the old key, which works again.
     assert ws.import_file.read_bytes() == import_bytes
     with running_org(ws) as org:
@@ -88,15 +91,19 @@ def test_create_failing_verification_writes_no_record_and_next_apply_converges(
     assert result is not None
     (failure,) = result.failures
     assert "app 'billing' in org 'sb'" in failure.message
-    assert result.verified == [] and result.records_written == []
-    assert not ws.import_file.exists()
+    # The JWT record waits for a key that works; the OAuth2 record is written: its consumer
+    # secret is set in the org already and would otherwise be lost with the run.
+    assert result.verified == [] and result.records_written == ["wf/billing (OAuth2)"]
+    assert set(records(ws)) == {"billing (OAuth2)"}
     # The app exists, but its key died with the run: state does not claim its certificate.
     st = state_doc(ws)["apps"]["billing"]
     assert st.get("certificate") is None
+    assert Secret(records(ws)["billing (OAuth2)"]["data"]["clientSecret"]).fingerprint() == st[
+        "consumerSecretFingerprint"]
 
     plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
     (app,) = plan.apps
-    assert app.action == "rotate" and app.new_certificate
+    assert app.action == "rotate" and app.new_certificate and not app.new_consumer_secret
     assert any(r.startswith("certificate foreign") for r in app.rotate_reasons)
 
     _plan, result2 = apply(ws.paths(), ws.options(verify_timeout=30), Lines(), approve)

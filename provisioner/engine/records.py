@@ -1,0 +1,179 @@
+"""Writing the Workflow² credential records of an apply, and what an apply produced.
+
+Split from :mod:`provisioner.engine.executor` to keep both readable. A record is written only
+with material made in this run (the private key or consumer secret exists nowhere else), each
+behind a journal intent, and recorded in state (ids and fingerprints only) right after.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from provisioner.engine.context import RunContext
+from provisioner.engine.live import LiveSnapshot
+from provisioner.engine.planner import (
+    credential_key,
+    credential_type,
+    my_domain_for,
+    record_id_for,
+    value_fingerprint,
+)
+from provisioner.engine.statewriter import StateWriter, apply_credential
+from provisioner.errors import ProvisionerError, RemoteError
+from provisioner.journal import Journal, JournalStep
+from provisioner.keys import KeyMaterial
+from provisioner.model import AppSpec, CredentialSpec
+from provisioner.plan.types import Plan
+from provisioner.secret import Secret
+from provisioner.state import State
+
+
+@dataclass
+class Generated:
+    """Material made for this run: keys, consumer keys and secrets (never persisted)."""
+
+    keys: dict[str, KeyMaterial] = field(default_factory=dict)
+    consumer_keys: dict[str, str] = field(default_factory=dict)
+    consumer_secrets: dict[str, Secret] = field(default_factory=dict)
+
+
+@dataclass
+class ApplyResult:
+    """What an apply did, for the CLI to report."""
+
+    deploys: int = 0
+    components: int = 0
+    verified: list[str] = field(default_factory=list)
+    rolled_back: list[str] = field(default_factory=list)
+    records_written: list[str] = field(default_factory=list)
+    tests: dict[str, str] = field(default_factory=dict)
+    connect_links: dict[str, str] = field(default_factory=dict)
+    failures: list[ProvisionerError] = field(default_factory=list)
+
+
+class RecordWriter:
+    """Writes the records a plan changes, with this run's generated material."""
+
+    def __init__(self, ctx: RunContext, snap: LiveSnapshot, writer: StateWriter, journal: Journal,
+                 material: Generated, result: ApplyResult) -> None:
+        self.ctx = ctx
+        self.snap = snap
+        self.writer = writer
+        self.journal = journal
+        self.material = material
+        self.result = result
+
+    def write(self, plan: Plan, unverified: Collection[str], undeployed: Collection[str]) -> None:
+        """Write every changed record, except those of apps whose deploy failed (``undeployed``)
+        and the JWT records of apps whose new key did not log in (``unverified``).
+
+        An OAuth2 record of an unverified app is still written: its consumer secret is already
+        set in the org, and this run is the only holder of it.
+        """
+        by_instance: dict[str, list[tuple[AppSpec, CredentialSpec]]] = {}
+        for change in plan.credentials:
+            if change.action == "no-op" or change.app in undeployed:
+                continue
+            app = self.ctx.desired.apps[change.app]
+            cred = next(c for c in app.credentials if credential_key(c) == change.key)
+            if cred.type == "jwt" and change.app in unverified:
+                continue
+            by_instance.setdefault(cred.instance, []).append((app, cred))
+        for instance, items in sorted(by_instance.items()):
+            self._write_instance(instance, items)
+
+    def _record(self, app: AppSpec, cred: CredentialSpec, schema: Any) -> Any:
+        from provisioner.workflow2.records import build_jwt_record, build_oauth2_record
+
+        st = self.writer.state.apps[app.name]
+        rid = record_id_for(cred, st)
+        if cred.type == "jwt":
+            keys = self.material.keys.get(app.name)
+            if keys is None:
+                raise ProvisionerError(
+                    f"credential {credential_key(cred)!r}: no new private key in this run",
+                    "run plan again: the record can be written only together with a new key",
+                )
+            return build_jwt_record(
+                id=rid, name=cred.name, environment=cred.environment, client_id=st.consumer_key,
+                username=cred.username or "", private_key=keys.private_key,
+                my_domain_url=my_domain_for(app, cred, self.snap.org_facts.get(app.org)),
+                schema=schema,
+            )
+        secret = self.material.consumer_secrets.get(app.name)
+        if secret is None:
+            raise ProvisionerError(
+                f"credential {credential_key(cred)!r}: no consumer secret in this run",
+                "run plan again: the record can be written only together with a new secret",
+            )
+        return build_oauth2_record(
+            id=rid, name=cred.name, environment=cred.environment, client_id=st.consumer_key,
+            client_secret=secret, schema=schema,
+        )
+
+    def _write_instance(self, instance: str, items: Sequence[tuple[AppSpec, CredentialSpec]]) -> None:
+        for app, cred in items:
+            try:
+                self._write_one(instance, app, cred)
+            except ProvisionerError as exc:
+                # One record's failure must not cost the others: their secrets exist only here.
+                self.result.failures.append(exc)
+
+    def _write_one(self, instance: str, app: AppSpec, cred: CredentialSpec) -> None:
+        spec = self.ctx.desired.instances[instance]
+        sink = self.ctx.sink(instance)
+        client = self.ctx.client(instance) if spec.sink.type == "api" else None
+        schema = client.schema(credential_type(cred)) if client is not None else None
+        record = self._record(app, cred, schema)
+        st = self.writer.state.apps[app.name]
+        prints = {k: value_fingerprint(v) for k, v in record.public_fields().items()}
+        if cred.type == "jwt":
+            assert st.certificate is not None
+            prints["privateKey"] = st.certificate.public_key_fingerprint
+        else:
+            prints["clientSecret"] = record.fingerprints()["clientSecret"]
+        facts = {"instance": instance, "name": cred.name, "type": record.type,
+                 "recordId": record.id, "sink": spec.sink.type,
+                 "fieldFingerprints": json.dumps(prints, sort_keys=True)}
+        known = st.credentials.get(credential_key(cred))
+        previous = None
+        if known is not None:
+            previous = {record.id: {"name": known.name, "fields": {},
+                                    "fingerprints": {k: v for k, v in known.field_fingerprints.items()
+                                                     if k in record.secret_fields}}}
+        step = self.journal.record_intent(JournalStep(
+            "credential-write", org=app.org, app=app.name, instance=instance, facts=facts))
+        self.ctx.progress(f"writing Workflow² credential {cred.name!r} ({record.type}) to {instance}")
+        results = sink.write([record], previous)
+        facts["recordId"] = results[0].record_id
+        self.journal.mark_done(step, {"recordId": results[0].record_id})
+        at = self.ctx.options.clock()
+        self.writer.update(functools.partial(_record_credential, app=app.name, facts=dict(facts), at=at))
+        self.result.records_written.append(f"{instance}/{cred.name}")
+        if cred.type == "oauth2" and client is not None:
+            self.result.connect_links[f"{instance}/{cred.name}"] = (
+                f"{client.base_url}/home/credentials/{results[0].record_id}")
+        if cred.type == "jwt" and client is not None and client.capabilities().credential_test:
+            verdict = client.test(results[0].record_id)
+            self.result.tests[f"{instance}/{cred.name}"] = (
+                "OK" if verdict.ok else f"{verdict.status}: {verdict.message}")
+            if not verdict.ok:
+                self.result.failures.append(RemoteError(
+                    f"Workflow² {instance}: the server's own test of credential {cred.name!r} "
+                    f"failed: {verdict.message}",
+                    "the server signs a JWT with the stored key and calls the org's token "
+                    "endpoint: check that the server can reach the org and trusts its TLS "
+                    "certificate (NODE_EXTRA_CA_CERTS for a private CA)",
+                ))
+
+
+def _record_credential(state: State, *, app: str, facts: dict[str, Any], at: datetime) -> None:
+    apply_credential(state, app, facts, at)
+
+
+__all__ = ["ApplyResult", "Generated", "RecordWriter"]
