@@ -125,10 +125,9 @@ def _connection_status(ctx: RunContext, instance: str, record_id: str, data: Any
         if data is None:
             return "unknown (the file is encrypted with another key)"
         return "connected" if data.get("oauthTokenData") else "not connected"
-    client = ctx.client(instance)
-    if not client.capabilities().credential_test:
+    verdict = ctx.client(instance).test(record_id)  # no probe: a plan writes nothing
+    if verdict.status == "unsupported":
         return "unknown (this Workflow² version cannot test credentials)"
-    verdict = client.test(record_id)
     return "connected" if verdict.ok else "not connected"
 
 

@@ -113,6 +113,7 @@ class Workflow2Client:
         )
         self.instance_name = self._http.instance_name
         self._caps = capabilities
+        self._get_by_id: bool | None = None
         self._schemas: dict[str, dict[str, Any]] = {}
 
     @property
@@ -123,10 +124,29 @@ class Workflow2Client:
     # -- capabilities ---------------------------------------------------------------------------
 
     def capabilities(self) -> Capabilities:
-        """The server's capabilities, probed on first use and cached for this client."""
+        """The server's capabilities, probed on first use and cached for this client.
+
+        The probe writes (a throw-away record), so only the write paths call this; reads use
+        :meth:`supports_get_by_id` and :meth:`test`, which find out without writing, so a plan
+        or a rerun with nothing to change leaves the server untouched.
+        """
         if self._caps is None:
             self._caps = self.probe()
         return self._caps
+
+    def supports_get_by_id(self) -> bool:
+        """Whether ``GET /credentials/{id}`` exists (2.8.4 answers 405), found without writing."""
+        if self._caps is not None:
+            return self._caps.get_by_id
+        if self._get_by_id is None:
+            resp = self._http.request(
+                "GET",
+                "/api/v1/credentials/pvnosuchrecord00",
+                op="probe its API (read by id)",
+                accept=(200, 404, 405),
+            )
+            self._get_by_id = resp.status_code != 405
+        return self._get_by_id
 
     def probe(self) -> Capabilities:
         """Find what the server supports using a throw-away ``httpHeaderAuth`` record.
@@ -226,7 +246,7 @@ class Workflow2Client:
 
     def get(self, credential_id: str) -> RemoteCredential | None:
         """One credential's metadata by id, or ``None`` when it does not exist."""
-        if self.capabilities().get_by_id:
+        if self.supports_get_by_id():
             resp = self._http.request(
                 "GET",
                 f"/api/v1/credentials/{credential_id}",
@@ -341,15 +361,23 @@ class Workflow2Client:
         return resp.status_code != 404
 
     def test(self, credential_id: str) -> TestResult:
-        """Have the server try the credential (e.g. sign a JWT and exchange it) and report."""
-        if not self.capabilities().credential_test:
-            return TestResult("unsupported", "this Workflow² version has no credential test")
+        """Have the server try an existing credential (e.g. sign a JWT and exchange it) and report.
+
+        Call it for a record that exists: a 404/405 then means the server has no test endpoint
+        (before 2.41), reported as ``unsupported`` without any probe write.
+        """
+        unsupported = TestResult("unsupported", "this Workflow² version has no credential test")
+        if self._caps is not None and not self._caps.credential_test:
+            return unsupported
         resp = self._http.request(
             "POST",
             f"/api/v1/credentials/{credential_id}/test",
             op="test",
             record=credential_id,
+            accept=(200, 404, 405),
         )
+        if resp.status_code in (404, 405):
+            return unsupported
         body = _json_or_empty(resp)
         return TestResult(str(body.get("status", "Error")), str(body.get("message", "")))
 

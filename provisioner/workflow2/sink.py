@@ -155,7 +155,7 @@ class ApiSink:
 
     def read(self, ids: Sequence[str]) -> dict[str, LiveRecord | None]:
         """Live metadata for each id (data is write-only, so ``data`` is ``None``)."""
-        if self.client.capabilities().get_by_id:
+        if self.client.supports_get_by_id():
             found = {i: self.client.get(i) for i in ids}
         else:
             listed = {c.id: c for c in self.client.iter_credentials()}

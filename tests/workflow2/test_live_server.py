@@ -284,3 +284,22 @@ def test_callback_url(workflow2_server: Workflow2Server) -> None:
     ).raise_for_status()
     from_server = resolve_callback_url(workflow2_server.base_url, session=session)
     assert (from_server.url, from_server.source) == (expected, "server")
+
+
+def test_reads_and_tests_never_write(
+    workflow2_server: Workflow2Server, client: Workflow2Client, canary_pem: str
+) -> None:
+    """A plan (reads, connection tests) leaves the server untouched: no capability probe."""
+    record = jwt(client, "read-only check", Secret(canary_pem))
+    ApiSink(client).write([record])
+    before = {c.id: c.updated_at for c in client.list_credentials()}
+    fresh = Workflow2Client(
+        workflow2_server.base_url, Secret(workflow2_server.api_key), instance_name="ci"
+    )
+    live = ApiSink(fresh).read([record.id, derive_credential_id("ci", "absent")])
+    assert live[record.id] is not None and live[record.id].name == "read-only check"  # type: ignore[union-attr]
+    assert live[derive_credential_id("ci", "absent")] is None
+    assert fresh.test(record.id).status in ("OK", "Error")  # 2.41 has the test endpoint
+    assert fresh._caps is None  # the write probe never ran
+    after = {c.id: c.updated_at for c in client.list_credentials()}
+    assert after == before
