@@ -229,6 +229,10 @@ class CliResult:
         """Both streams."""
         return self.stdout + self.stderr
 
+    def mutations(self) -> list[Call]:
+        """Every POST/PATCH/PUT/DELETE except credential tests (which change no record)."""
+        return [c for c in self.calls if c.method in MUTATING and not c.is_test]
+
     def record_writes(self) -> list[Call]:
         """Requests that could change a credential (not the probe's, not a credential test)."""
         return [c for c in self.calls if c.writes_a_record]

@@ -55,7 +55,7 @@ def test_apply_writes_both_records_and_the_server_signs_in_with_the_jwt_one(
     assert f"OAuth callback URL of {e2e.instance}: {callback}" in plan.stdout
     assert f"credential.{e2e.instance}/{e2e.jwt_name} create ({JWT_TYPE}" in plan.stdout
     assert f"credential.{e2e.instance}/{e2e.oauth_name} create ({OAUTH_TYPE}" in plan.stdout
-    assert plan.record_writes() == [] and plan.org_writes() == []  # planning only reads
+    assert plan.mutations() == [] and plan.org_writes() == []  # planning only reads
 
     applied = e2e.apply()
     assert applied.code == 0, applied
@@ -122,9 +122,10 @@ def test_rerun_writes_nothing(e2e: E2E, api: Api) -> None:
     assert again.code == 0, again
     assert "Nothing to do: no writes were made." in again.stdout
     assert again.org_writes() == [] and again.org_requests  # the org was read, not written
-    # No request that could change a record: only the per-run capability probe's own
-    # throw-away record and credential tests (which change nothing) use POST/PATCH/DELETE.
-    assert again.record_writes() == []
+    # No POST/PATCH/DELETE at all, but for the OAuth2 record's test (its connection status).
+    assert again.mutations() == []
+    assert [c.path for c in again.calls if c.is_test] == [
+        f"/api/v1/credentials/{ids[1]}/test"]
     assert {i: api.get(i)["updatedAt"] for i in ids} == stamps  # type: ignore[index]
     assert e2e.state_path.read_bytes() == state_bytes
     assert [len(api.named(n)) for n in (e2e.jwt_name, e2e.oauth_name)] == [1, 1]
