@@ -117,14 +117,24 @@ class RecordWriter:
         )
 
     def _write_instance(self, instance: str, items: Sequence[tuple[AppSpec, CredentialSpec]]) -> None:
-        for app, cred in items:
-            try:
-                self._write_one(instance, app, cred)
-            except ProvisionerError as exc:
-                # One record's failure must not cost the others: their secrets exist only here.
-                self.result.failures.append(exc)
+        written: list[tuple[str, dict[str, Any]]] = []
+        try:
+            for app, cred in items:
+                try:
+                    written.append((app.name, self._write_one(instance, app, cred)))
+                except ProvisionerError as exc:
+                    # One record's failure must not cost the others: their secrets exist only here.
+                    self.result.failures.append(exc)
+        finally:
+            # One state save for the instance, not one per record: each record's outcome is already
+            # durable in the journal (its done mark), which the next run replays if this one dies
+            # before the save. Saving per record made a large apply quadratic in the state size.
+            if written:
+                at = self.ctx.options.clock()
+                self.writer.update(functools.partial(_record_credentials, written=written, at=at))
 
-    def _write_one(self, instance: str, app: AppSpec, cred: CredentialSpec) -> None:
+    def _write_one(self, instance: str, app: AppSpec, cred: CredentialSpec) -> dict[str, Any]:
+        """Write one record (journaled); returns the facts state records for it."""
         spec = self.ctx.desired.instances[instance]
         sink = self.ctx.sink(instance)
         client = self.ctx.client(instance) if spec.sink.type == "api" else None
@@ -152,8 +162,6 @@ class RecordWriter:
         results = sink.write([record], previous)
         facts["recordId"] = results[0].record_id
         self.journal.mark_done(step, {"recordId": results[0].record_id})
-        at = self.ctx.options.clock()
-        self.writer.update(functools.partial(_record_credential, app=app.name, facts=dict(facts), at=at))
         self.result.records_written.append(f"{instance}/{cred.name}")
         if cred.type == "oauth2" and client is not None:
             self.result.connect_links[f"{instance}/{cred.name}"] = (
@@ -170,10 +178,14 @@ class RecordWriter:
                     "endpoint: check that the server can reach the org and trusts its TLS "
                     "certificate (NODE_EXTRA_CA_CERTS for a private CA)",
                 ))
+        return facts
 
 
-def _record_credential(state: State, *, app: str, facts: dict[str, Any], at: datetime) -> None:
-    apply_credential(state, app, facts, at)
+def _record_credentials(
+    state: State, *, written: Sequence[tuple[str, dict[str, Any]]], at: datetime
+) -> None:
+    for app, facts in written:
+        apply_credential(state, app, facts, at)
 
 
 __all__ = ["ApplyResult", "Generated", "RecordWriter"]
