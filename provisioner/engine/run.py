@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -66,21 +66,24 @@ def compute_plan(
 
 @contextmanager
 def locked(store: StateStore, operation: str, progress: Progress) -> Iterator[None]:
-    """Hold the state lock; a lock left by a dead process on this host is taken over (said so)."""
+    """Hold the state lock; a lock left by a dead process on this host is taken over (said so).
+
+    Only taking the lock is guarded: an error raised by the locked block itself propagates as is.
+    """
     from provisioner.errors import StateLockedError
 
-    try:
-        with store.lock(default_owner(), operation):
-            yield
-        return
-    except StateLockedError:
-        held = store.read_lock()
-        if held is None or not held.liveness():
-            raise
-        progress(f"the state lock {held.id} was left by a run that died ({held.owner}, "
-                 f"{held.age()} ago): taking it over")
-        store.force_unlock(held.id)
-    with store.lock(default_owner(), operation):
+    owner = default_owner()
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(store.lock(owner, operation))
+        except StateLockedError:
+            held = store.read_lock()
+            if held is None or not held.liveness():
+                raise
+            progress(f"the state lock {held.id} was left by a run that died ({held.owner}, "
+                     f"{held.age()} ago): taking it over")
+            store.force_unlock(held.id)
+            stack.enter_context(store.lock(owner, operation))
         yield
 
 
