@@ -65,6 +65,7 @@ def app_yaml(
     scopes: str = "[api, refresh_token]",
     permission_sets: str = "[Workflow_Integration]",
     rotate_before_days: int = 30,
+    max_age_days: int | None = None,
     oauth2: bool = True,
 ) -> str:
     """One SalesforceApp document: JWT credential (and an OAuth2 one unless ``oauth2=False``)."""
@@ -72,6 +73,7 @@ def app_yaml(
         "    - type: oauth2\n      instance: wf\n      name: " + f"{name} (OAuth2)\n"
         if oauth2 else ""
     )
+    max_age = f"\n            maxAgeDays: {max_age_days}" if max_age_days is not None else ""
     return textwrap.dedent(f"""\
         apiVersion: provisioner.dev/v1
         kind: SalesforceApp
@@ -88,7 +90,7 @@ def app_yaml(
           certificate:
             keySize: 2048
             validityDays: 365
-            rotateBeforeDays: {rotate_before_days}
+            rotateBeforeDays: {rotate_before_days}{max_age}
           preAuthorized:
             profiles: [System Administrator]
             permissionSets: {permission_sets}
