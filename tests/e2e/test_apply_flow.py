@@ -12,8 +12,8 @@ from provisioner.salesforce.token_errors import TokenRejected
 from provisioner.secret import Secret
 from tests.e2e.conftest import (
     APP,
-    INTEGRATION_USER,
     E2E,
+    INTEGRATION_USER,
     Api,
 )
 from tests.n8n_server import Workflow2Server
@@ -75,7 +75,7 @@ def test_apply_writes_both_records_and_the_server_signs_in_with_the_jwt_one(
                        ("POST", "/api/v1/credentials", e2e.oauth_name)]
 
     # Both records are on the server, under the ids provisioner chose and recorded.
-    listed = {c["id"]: (c["name"], c["type"]) for c in api.list()}
+    listed = {c["id"]: (c["name"], c["type"]) for c in api.credentials()}
     assert listed[jwt_id] == (e2e.jwt_name, JWT_TYPE)
     assert listed[oauth_id] == (e2e.oauth_name, OAUTH_TYPE)
     st = e2e.app_state()

@@ -145,7 +145,7 @@ def test_server_down_mid_apply_is_clear_and_the_next_apply_converges(
     assert [(c.method, c.name) for c in again.record_writes()] == [("POST", e2e.oauth_name)]
     assert api.get(jwt_id)["updatedAt"] == jwt_stamp  # type: ignore[index]
     assert [len(api.named(n)) for n in (e2e.jwt_name, e2e.oauth_name)] == [1, 1]
-    assert {c["id"] for c in api.list() if c["name"] in (e2e.jwt_name, e2e.oauth_name)} == {
+    assert {c["id"] for c in api.credentials() if c["name"] in (e2e.jwt_name, e2e.oauth_name)} == {
         jwt_id, oauth_id}
     with e2e.org():
         assert api.test(jwt_id)["status"] == "OK"

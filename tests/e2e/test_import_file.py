@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from tests.e2e.conftest import APP, INTEGRATION_USER, E2E, Api
+from tests.e2e.conftest import APP, E2E, INTEGRATION_USER, Api
 
 pytestmark = pytest.mark.workflow2
 
