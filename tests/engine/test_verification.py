@@ -83,7 +83,7 @@ def test_rotation_failing_verification_restores_previous_certificate(applied: Wo
     assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
 
 
-def test_create_failing_verification_writes_no_record_and_next_apply_converges(
+def test_create_failing_verification_writes_no_jwt_record_and_next_apply_converges(
     ws: Workspace,
 ) -> None:
     ws.write_org(delay=DELAY)
