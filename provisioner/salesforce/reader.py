@@ -97,10 +97,15 @@ def read_apps(
             comp = found.get(name)
             out[name] = LiveApp(name, "connectedApp", (comp,)) if comp else None
     if eca_names:
-        by_type = {
-            t: read_components(conn, t, [eca_full_names(n)[t] for n in eca_names])
-            for t in ECA_TYPES
-        }
+        # The five component types are independent reads: issue them side by side (a bounded
+        # few at a time), so an org's read costs about one type's round trips, not five.
+        _ = conn.sf.mdapi  # build the shared zeep client once, before the threads use it
+        with ThreadPoolExecutor(max_workers=len(ECA_TYPES)) as pool:
+            futures = {
+                t: pool.submit(read_components, conn, t, [eca_full_names(n)[t] for n in eca_names])
+                for t in ECA_TYPES
+            }
+            by_type = {t: futures[t].result() for t in ECA_TYPES}
         for name in eca_names:
             names = eca_full_names(name)
             comps = tuple(by_type[t][names[t]] for t in ECA_TYPES if names[t] in by_type[t])
