@@ -258,6 +258,9 @@ class E2E:
     canaries: Canaries
     instance: str
     results: list[CliResult] = field(default_factory=list)
+    snapshots: list[tuple[str, str]] = field(default_factory=list)
+    """(where, text) of every file of the workspace right after each run (e.g. a journal that
+    the next run clears): scanned at the end with every canary known by then."""
 
     @property
     def specs(self) -> Path:
@@ -404,7 +407,17 @@ class E2E:
         result = CliResult(tuple(argv), code, stdout, stderr, tuple(self.recorder.calls),
                            tuple(org_log), tuple(self.recorder.sessions))
         self.results.append(result)
+        self.snapshots.extend(self._files(f"after provisioner {argv[0]}"))
         return result
+
+    def _files(self, when: str) -> list[tuple[str, str]]:
+        out = []
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and self.sandbox_dir not in path.parents:
+                # The sandbox dir is Salesforce's side (it holds the org's consumer secrets).
+                text = path.read_text(encoding="utf-8", errors="replace")
+                out.append((f"file {path.relative_to(self.root)} ({when})", text))
+        return out
 
     def plan(self, *extra: str | Path) -> CliResult:
         """``provisioner plan SPECS --detailed-exitcode EXTRA``."""
@@ -459,11 +472,8 @@ class E2E:
         """No secret in any output of this test's runs or any file of the workspace."""
         for result in self.results:
             self.canaries.scan(result.all, f"the output of provisioner {' '.join(result.args)}")
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file() and self.sandbox_dir not in path.parents:
-                # The sandbox dir is Salesforce's side (it holds the org's consumer secrets).
-                text = path.read_text(encoding="utf-8", errors="replace")
-                self.canaries.scan(text, f"file {path.relative_to(self.root)}")
+        for where, text in [*self.snapshots, *self._files("at the end")]:
+            self.canaries.scan(text, where)
 
 
 class Api:

@@ -130,6 +130,8 @@ def test_server_down_mid_apply_is_clear_and_the_next_apply_converges(
         assert "Traceback" not in failed.all
         assert failed.org_writes() == ["deploy"]
         assert f"wrote: Workflow² credential {e2e.instance}/{e2e.jwt_name}" in failed.stdout
+        # The unfinished write is journaled next to the state (scanned for secrets at the end).
+        assert e2e.state_path.with_name("state.json.journal").exists()
     finally:
         server.start()
 
