@@ -10,12 +10,8 @@ import requests
 
 from provisioner.salesforce.token_errors import TokenRejected
 from provisioner.secret import Secret
-from tests.e2e.conftest import (
-    APP,
-    E2E,
-    INTEGRATION_USER,
-    Api,
-)
+from tests.e2e.conftest import APP, E2E, INTEGRATION_USER
+from tests.e2e.observe import Api
 from tests.n8n_server import Workflow2Server
 
 pytestmark = pytest.mark.workflow2

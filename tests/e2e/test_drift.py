@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import APP, E2E, Api
+from tests.e2e.conftest import APP, E2E
+from tests.e2e.observe import Api
 
 pytestmark = pytest.mark.workflow2
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import API_KEY_ENV, APP, E2E, Api
+from tests.e2e.conftest import API_KEY_ENV, APP, E2E
+from tests.e2e.observe import Api
 
 pytestmark = pytest.mark.workflow2
 

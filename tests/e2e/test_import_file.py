@@ -10,7 +10,8 @@ import stat
 
 import pytest
 
-from tests.e2e.conftest import APP, E2E, INTEGRATION_USER, Api
+from tests.e2e.conftest import APP, E2E, INTEGRATION_USER
+from tests.e2e.observe import Api
 
 pytestmark = pytest.mark.workflow2
 

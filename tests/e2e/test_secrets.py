@@ -12,7 +12,8 @@ import pytest
 
 from provisioner.secret import Secret
 from provisioner.workflow2 import decrypt_data
-from tests.e2e.conftest import API_KEY_ENV, APP, E2E, Api
+from tests.e2e.conftest import API_KEY_ENV, APP, E2E
+from tests.e2e.observe import Api
 
 pytestmark = pytest.mark.workflow2
 
