@@ -16,16 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.engine.context import RunContext
-from provisioner.engine.planner import (
+from provisioner.engine.inputs import (
     LiveApp,
     LiveCredential,
     OrgFacts,
     PlanInputs,
     credential_key,
+    credential_type,
     record_id_for,
 )
 from provisioner.errors import ProvisionerError
-from provisioner.model import AppSpec, AppType, Desired, ImportFileSink
+from provisioner.model import AppSpec, AppType, CredentialSpec, Desired, ImportFileSink
 from provisioner.state import State
 
 
@@ -40,6 +41,7 @@ class LiveSnapshot:
     callback_urls: dict[str, str] = field(default_factory=dict)
     creation_refused: dict[str, str] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _digest(value: Any) -> str:
@@ -92,30 +94,74 @@ def _check_connected_app_creation(ctx: RunContext, app: AppSpec) -> str | None:
     return "; ".join(problems)
 
 
-def read_credentials(ctx: RunContext, desired: Desired, state: State) -> dict[str, LiveCredential | None]:
-    """The live record of every credential the specs ask for, per instance."""
+def read_credentials(
+    ctx: RunContext, desired: Desired, state: State, warnings: list[str] | None = None
+) -> dict[str, LiveCredential | None]:
+    """The live record of every credential the specs ask for, per instance.
+
+    A record is found by the id state recorded (or the deterministic id provisioner gives new
+    records); a credential provisioner never wrote is adopted when exactly one record of its
+    name and type exists (made by hand, say), so a first apply updates it instead of adding a
+    duplicate.
+    """
     out: dict[str, LiveCredential | None] = {}
-    by_instance: dict[str, list[tuple[str, str, str]]] = {}
+    by_instance: dict[str, list[tuple[CredentialSpec, str, bool]]] = {}
     for app in desired.apps.values():
         st = state.apps.get(app.name)
         for cred in app.credentials:
-            by_instance.setdefault(cred.instance, []).append(
-                (credential_key(cred), record_id_for(cred, st), cred.type)
-            )
+            known = st is not None and credential_key(cred) in st.credentials
+            by_instance.setdefault(cred.instance, []).append((cred, record_id_for(cred, st), known))
     for instance, items in sorted(by_instance.items()):
         sink = ctx.sink(instance)
         ctx.progress(f"reading {len(items)} credential record(s) from Workflow² {instance}")
         live = sink.read([rid for _, rid, _ in items])
-        for key, rid, kind in items:
+        unknown = [(cred, rid) for cred, rid, known in items if live.get(rid) is None and not known]
+        adopted = _adoptable(ctx, instance, unknown, warnings if warnings is not None else [])
+        for cred, rid, _ in items:
+            key = credential_key(cred)
             rec = live.get(rid)
+            if rec is None and key in adopted:
+                rec = sink.read([adopted[key]]).get(adopted[key])
             if rec is None:
                 out[key] = None
                 continue
             status = None
-            if kind == "oauth2":
-                status = _connection_status(ctx, instance, rid, rec.data)
-            out[key] = LiveCredential(rec.id, rec.name, rec.type, status)
+            if cred.type == "oauth2":
+                status = _connection_status(ctx, instance, rec.id, rec.data)
+            out[key] = LiveCredential(rec.id, rec.name, rec.type, status, adopted=key in adopted)
     return out
+
+
+def _adoptable(
+    ctx: RunContext, instance: str, unknown: Sequence[tuple[CredentialSpec, str]],
+    warnings: list[str],
+) -> dict[str, str]:
+    """``{credential key: record id}`` of existing records to adopt by name and type."""
+    if not unknown:
+        return {}
+    spec = ctx.desired.instances[instance]
+    if isinstance(spec.sink, ImportFileSink):
+        from provisioner.workflow2.importfile import ImportFileSink as FileSink
+
+        sink = ctx.sink(instance)
+        assert isinstance(sink, FileSink)
+        listed = [(str(i.get("id")), str(i.get("name")), str(i.get("type")))
+                  for i in sink.load_items()]
+    else:
+        listed = [(c.id, c.name, c.type) for c in ctx.client(instance).iter_credentials()]
+    found: dict[str, str] = {}
+    for cred, rid in unknown:
+        ctype = credential_type(cred)
+        same = sorted(i for i, name, kind in listed if name == cred.name and kind == ctype)
+        if len(same) == 1:
+            found[credential_key(cred)] = same[0]
+        elif len(same) > 1:
+            warnings.append(
+                f"Workflow² {instance} has {len(same)} {ctype} records named {cred.name!r} "
+                f"({', '.join(same)}): none is adopted, a new one is written with id {rid}; "
+                "delete the extra records or rename the credential in the spec"
+            )
+    return found
 
 
 def _connection_status(ctx: RunContext, instance: str, record_id: str, data: Any) -> str:
@@ -173,7 +219,7 @@ def read_live(ctx: RunContext, state: State) -> LiveSnapshot:
             if refused:
                 snap.creation_refused[app.name] = refused
     snap.callback_urls = resolve_callbacks(ctx)
-    snap.credentials = read_credentials(ctx, desired, state)
+    snap.credentials = read_credentials(ctx, desired, state, snap.warnings)
     for instance in sorted({c.instance for a in desired.apps.values() for c in a.credentials}):
         seen = {k: (v.id, v.name, v.type) if v else None for k, v in snap.credentials.items()
                 if k.startswith(instance + "/")}
@@ -220,4 +266,5 @@ def plan_inputs(
         spec_files=tuple((str(p), file_digest(p)) for p in spec_files),
         live_digests=tuple(sorted(snap.digests.items())),
         sink_kinds={n: i.sink.type for n, i in ctx.desired.instances.items()},
+        warnings=tuple(snap.warnings),
     )

@@ -9,16 +9,24 @@ Connected App where the org refuses it is a planning error; reads canonicalise v
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from provisioner.engine.inputs import (
+    OrgFacts,
+    PlanInputs,
+    credential_key,
+    credential_type,
+    public_fields,
+    record_id_for,
+    value_fingerprint,
+)
 from provisioner.errors import PlanError
 from provisioner.keys import certificate_info
 from provisioner.metadata.view import AppView, desired_view
-from provisioner.model import AppSpec, CredentialSpec, Desired, OrgSpec
+from provisioner.model import AppSpec, CredentialSpec, OrgSpec
 from provisioner.plan.types import (
     AppAction,
     AppChange,
@@ -27,103 +35,9 @@ from provisioner.plan.types import (
     FieldChange,
     Plan,
 )
-from provisioner.secret import Secret
-from provisioner.state import AppState, State
-from provisioner.workflow2.records import JWT_TYPE, OAUTH2_TYPE, derive_credential_id
+from provisioner.state import AppState
 
-#: Shown where a value exists only after apply (a consumer key chosen at create).
-AFTER_APPLY = "(known after apply)"
 _UNMANAGED_VIEW_FIELDS = frozenset({"certificate_fingerprint", "consumer_key", "app_type"})
-
-
-@dataclass(frozen=True)
-class LiveApp:
-    """An app as read from its org: the comparable view (None = not in the org)."""
-
-    view: AppView
-
-
-@dataclass(frozen=True)
-class LiveCredential:
-    """A Workflow² record as its sink shows it (the API never returns secret data)."""
-
-    id: str
-    name: str
-    type: str
-    connection_status: str | None = None
-
-
-@dataclass(frozen=True)
-class OrgFacts:
-    """What only a signed-in org knows: where app logins go and their audience."""
-
-    my_domain_url: str | None
-    login_host: str
-
-
-@dataclass(frozen=True)
-class PlanInputs:
-    """Everything the planner needs, read beforehand by :mod:`provisioner.engine.live`."""
-
-    desired: Desired
-    state: State
-    live_apps: Mapping[str, LiveApp | None]
-    live_credentials: Mapping[str, LiveCredential | None]
-    org_facts: Mapping[str, OrgFacts]
-    callback_urls: Mapping[str, str]
-    now: datetime
-    creation_refused: Mapping[str, str] = field(default_factory=dict)
-    force_rotate: frozenset[str] = frozenset()
-    prune: bool = False
-    spec_files: tuple[tuple[str, str], ...] = ()
-    live_digests: tuple[tuple[str, str], ...] = ()
-    sink_kinds: Mapping[str, str] = field(default_factory=dict)
-
-
-def credential_type(spec: CredentialSpec) -> str:
-    """The Workflow² credential type written for a credential spec."""
-    return JWT_TYPE if spec.type == "jwt" else OAUTH2_TYPE
-
-
-def credential_key(spec: CredentialSpec) -> str:
-    """The state key of a credential: ``instance/name``."""
-    return f"{spec.instance}/{spec.name}"
-
-
-def record_id_for(spec: CredentialSpec, app_state: AppState | None) -> str:
-    """The record id: the one state recorded, else the deterministic id for a new record."""
-    if app_state is not None:
-        known = app_state.credentials.get(credential_key(spec))
-        if known is not None and known.record_id:
-            return known.record_id
-    return derive_credential_id(spec.instance, spec.name)
-
-
-def my_domain_for(app: AppSpec, cred: CredentialSpec, facts: OrgFacts | None) -> str | None:
-    """The JWT record's ``myDomainUrl``: the spec's, else the org's for External Client Apps."""
-    if cred.my_domain_url:
-        return cred.my_domain_url.rstrip("/")
-    if app.app_type == "externalClientApp" and facts is not None and facts.my_domain_url:
-        return facts.my_domain_url.rstrip("/")
-    return None
-
-
-def public_fields(
-    app: AppSpec, cred: CredentialSpec, consumer_key: str | None, facts: OrgFacts | None
-) -> dict[str, str]:
-    """The non-secret fields of the record the spec asks for (consumer key may be unknown)."""
-    out = {"environment": cred.environment, "clientId": consumer_key or AFTER_APPLY}
-    if cred.type == "jwt":
-        out["username"] = cred.username or ""
-        domain = my_domain_for(app, cred, facts)
-        if domain:
-            out["myDomainUrl"] = domain
-    return out
-
-
-def value_fingerprint(value: Any) -> str:
-    """The fingerprint state keeps for a public field value (same rule for every field)."""
-    return Secret(json.dumps(value, sort_keys=True)).fingerprint()
 
 
 def _shown(value: Any) -> str | None:
@@ -162,7 +76,7 @@ class Planner:
     def __init__(self, inputs: PlanInputs) -> None:
         self.inputs = inputs
         self.errors: list[str] = []
-        self.warnings: list[str] = []
+        self.warnings: list[str] = list(inputs.warnings)
 
     # -- apps ----------------------------------------------------------------------------------
     def _rotation_reasons(
@@ -401,7 +315,7 @@ def plan_credential(
 
     def base(action: CredentialAction, **kw: Any) -> CredentialChange:
         return CredentialChange(app=app.name, instance=cred.instance, name=cred.name, type=ctype,
-                                action=action, record_id=record_id_for(cred, st),
+                                action=action, record_id=live.id if live else record_id_for(cred, st),
                                 sink=inp.sink_kinds.get(cred.instance, "api"), **kw)
 
     status = live.connection_status if live is not None else None
@@ -421,6 +335,9 @@ def plan_credential(
     if secret_changes:
         fields.append(FieldChange(secret_field, "old", "new", sensitive=True))
     notes: list[str] = []
+    if live.adopted:
+        notes.append(f"adopting the existing record {live.id} (same name and type); it is "
+                     "rewritten with the app's values")
     if live.name != cred.name:
         fields.append(FieldChange("name", live.name, cred.name))
         notes.append(f"renamed outside provisioner to {live.name!r}: renamed back")

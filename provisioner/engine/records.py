@@ -15,14 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from provisioner.engine.context import RunContext
-from provisioner.engine.live import LiveSnapshot
-from provisioner.engine.planner import (
+from provisioner.engine.inputs import (
     credential_key,
     credential_type,
     my_domain_for,
     record_id_for,
     value_fingerprint,
 )
+from provisioner.engine.live import LiveSnapshot
 from provisioner.engine.statewriter import StateWriter, apply_credential
 from provisioner.errors import ProvisionerError, RemoteError
 from provisioner.journal import Journal, JournalStep
@@ -75,7 +75,7 @@ class RecordWriter:
         An OAuth2 record of an unverified app is still written: its consumer secret is already
         set in the org, and this run is the only holder of it.
         """
-        by_instance: dict[str, list[tuple[AppSpec, CredentialSpec]]] = {}
+        by_instance: dict[str, list[tuple[AppSpec, CredentialSpec, str]]] = {}
         for change in plan.credentials:
             if change.action == "no-op" or change.app in undeployed:
                 continue
@@ -83,15 +83,15 @@ class RecordWriter:
             cred = next(c for c in app.credentials if credential_key(c) == change.key)
             if cred.type == "jwt" and change.app in unverified:
                 continue
-            by_instance.setdefault(cred.instance, []).append((app, cred))
+            record_id = change.record_id or record_id_for(cred, self.writer.state.apps.get(app.name))
+            by_instance.setdefault(cred.instance, []).append((app, cred, record_id))
         for instance, items in sorted(by_instance.items()):
             self._write_instance(instance, items)
 
-    def _record(self, app: AppSpec, cred: CredentialSpec, schema: Any) -> Any:
+    def _record(self, app: AppSpec, cred: CredentialSpec, rid: str, schema: Any) -> Any:
         from provisioner.workflow2.records import build_jwt_record, build_oauth2_record
 
         st = self.writer.state.apps[app.name]
-        rid = record_id_for(cred, st)
         if cred.type == "jwt":
             keys = self.material.keys.get(app.name)
             if keys is None:
@@ -116,12 +116,14 @@ class RecordWriter:
             client_secret=secret, schema=schema,
         )
 
-    def _write_instance(self, instance: str, items: Sequence[tuple[AppSpec, CredentialSpec]]) -> None:
+    def _write_instance(
+        self, instance: str, items: Sequence[tuple[AppSpec, CredentialSpec, str]]
+    ) -> None:
         written: list[tuple[str, dict[str, Any]]] = []
         try:
-            for app, cred in items:
+            for app, cred, rid in items:
                 try:
-                    written.append((app.name, self._write_one(instance, app, cred)))
+                    written.append((app.name, self._write_one(instance, app, cred, rid)))
                 except ProvisionerError as exc:
                     # One record's failure must not cost the others: their secrets exist only here.
                     self.result.failures.append(exc)
@@ -133,13 +135,15 @@ class RecordWriter:
                 at = self.ctx.options.clock()
                 self.writer.update(functools.partial(_record_credentials, written=written, at=at))
 
-    def _write_one(self, instance: str, app: AppSpec, cred: CredentialSpec) -> dict[str, Any]:
+    def _write_one(
+        self, instance: str, app: AppSpec, cred: CredentialSpec, rid: str
+    ) -> dict[str, Any]:
         """Write one record (journaled); returns the facts state records for it."""
         spec = self.ctx.desired.instances[instance]
         sink = self.ctx.sink(instance)
         client = self.ctx.client(instance) if spec.sink.type == "api" else None
         schema = client.schema(credential_type(cred)) if client is not None else None
-        record = self._record(app, cred, schema)
+        record = self._record(app, cred, rid, schema)
         st = self.writer.state.apps[app.name]
         prints = {k: value_fingerprint(v) for k, v in record.public_fields().items()}
         if cred.type == "jwt":

@@ -1,0 +1,45 @@
+"""Records provisioner never wrote are adopted by name and type instead of duplicated."""
+
+from __future__ import annotations
+
+import json
+
+from provisioner.engine.run import apply, compute_plan
+from provisioner.workflow2.atrest import encrypt_data
+from tests.engine.conftest import Lines, Workspace, approve, records
+
+
+def _hand_made(ws: Workspace, *items: tuple[str, str, str]) -> None:
+    """An import file holding records made by hand (random ids), as a person would have."""
+    ws.import_file.parent.mkdir(parents=True, exist_ok=True)
+    docs = [{"id": rid, "name": name, "type": ctype,
+             "data": encrypt_data({"environment": "production", "clientId": "by-hand"},
+                                  ws.encryption_key)}
+            for rid, name, ctype in items]
+    ws.import_file.write_text(json.dumps(docs))
+
+
+def test_a_hand_made_record_is_adopted_not_duplicated(ws: Workspace) -> None:
+    _hand_made(ws, ("handmadeJwt01", "billing (JWT)", "salesforceJwtApi"))
+    plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
+    jwt = next(c for c in plan.credentials if c.name == "billing (JWT)")
+    assert (jwt.action, jwt.record_id) == ("update", "handmadeJwt01")
+    assert any("adopting the existing record handmadeJwt01" in n for n in jwt.notes)
+
+    _plan, result = apply(ws.paths(), ws.options(), Lines(), approve)
+    assert result is not None and not result.failures
+    recs = records(ws)
+    assert recs["billing (JWT)"]["id"] == "handmadeJwt01"
+    assert recs["billing (JWT)"]["data"]["clientId"] != "by-hand"
+    assert len(json.loads(ws.import_file.read_text())) == 2  # adopted JWT + new OAuth2
+    assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
+
+
+def test_ambiguous_names_are_not_adopted_and_say_so(ws: Workspace) -> None:
+    _hand_made(ws, ("dupA", "billing (JWT)", "salesforceJwtApi"),
+               ("dupB", "billing (JWT)", "salesforceJwtApi"))
+    plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
+    jwt = next(c for c in plan.credentials if c.name == "billing (JWT)")
+    assert jwt.action == "create" and jwt.record_id not in ("dupA", "dupB")
+    assert any("2 salesforceJwtApi records named 'billing (JWT)' (dupA, dupB)" in w
+               for w in plan.warnings)
