@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from provisioner.engine.inputs import (
     credential_type,
     record_id_for,
 )
-from provisioner.errors import ProvisionerError
 from provisioner.model import AppSpec, AppType, CredentialSpec, Desired, ImportFileSink
 from provisioner.state import State
 
@@ -63,16 +61,6 @@ def _wanted_by_org(desired: Desired, state: State) -> dict[str, list[tuple[str, 
             kind: AppType = "connectedApp" if st.app_type == "connectedApp" else "externalClientApp"
             wanted.setdefault(st.org, []).append((name, st.api_name, kind))
     return wanted
-
-
-def read_org(ctx: RunContext, org_name: str, items: Sequence[tuple[str, str, AppType]]) -> dict[str, Any]:
-    """The live apps of one org by app name (None when absent)."""
-    from provisioner.salesforce.reader import read_apps
-
-    conn = ctx.connection(org_name)
-    ctx.progress(f"reading {len(items)} app(s) from org {org_name}")
-    found = read_apps(conn, [(api, kind) for _, api, kind in items])
-    return {name: found.get(api) for name, api, _ in items}
 
 
 def _check_connected_app_creation(ctx: RunContext, app: AppSpec) -> str | None:
@@ -184,20 +172,17 @@ def read_live(ctx: RunContext, state: State) -> LiveSnapshot:
     wanted = _wanted_by_org(desired, state)
     orgs = sorted(wanted)
     # Sign in first, one org at a time: an embedded sandbox starts here, and errors come in order.
+    connections = {org_name: ctx.connection(org_name) for org_name in orgs}
     for org_name in orgs:
-        ctx.connection(org_name)
-    results: dict[str, dict[str, Any]] = {}
-    if orgs:
-        with ThreadPoolExecutor(max_workers=max(1, min(ctx.options.max_workers, len(orgs)))) as pool:
-            futures = {o: pool.submit(read_org, ctx, o, wanted[o]) for o in orgs}
-            failure: ProvisionerError | None = None
-            for org_name in orgs:
-                try:
-                    results[org_name] = futures[org_name].result()
-                except ProvisionerError as exc:
-                    failure = failure or exc
-            if failure is not None:
-                raise failure
+        ctx.progress(f"reading {len(wanted[org_name])} app(s) from org {org_name}")
+    from provisioner.salesforce.reader import read_orgs
+
+    found = read_orgs(
+        connections,
+        {o: [(api, kind) for _, api, kind in wanted[o]] for o in orgs},
+        max_workers=ctx.options.max_workers,
+    )
+    results = {o: {name: found[o].get(api) for name, api, _ in wanted[o]} for o in orgs}
     from provisioner.salesforce import endpoints
 
     for org_name in orgs:
