@@ -56,7 +56,7 @@ def assert_no_canary(text: str, *canaries: str) -> None:
     for canary in canaries:
         assert canary not in text
         body = "".join(line for line in canary.splitlines() if not line.startswith("-----"))
-        for i in range(0, max(0, len(body) - 20), 20):
+        for i in range(60, max(0, len(body) - 20), 20):  # past the structure all keys share
             assert body[i : i + 20] not in text
 
 
