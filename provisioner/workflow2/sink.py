@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from provisioner.workflow2.api import RemoteCredential, TestResult, Workflow2Client
-from provisioner.workflow2.records import OAUTH2_TYPE, CredentialRecord, FieldValue
+from provisioner.workflow2.records import JWT_TYPE, OAUTH2_TYPE, CredentialRecord, FieldValue
 
 Action = Literal["create", "update", "none"]
 #: The fields whose change invalidates a connected OAuth2 token (it belongs to that client).
@@ -129,7 +129,10 @@ def plan_record(
     if not changed:
         return CredentialChange(record.id, record.name, record.type, "none")
     data_changed = changed - {"name"}
-    replace = type_changed or (
+    # A JWT record holds no person's consent, only the server's cached session of the key it
+    # replaces (hidden accessToken/instanceUrl): merging would keep that session, so the
+    # server's own test after a rotation would never sign in with the new key. Replace it all.
+    replace = type_changed or (record.type == JWT_TYPE and bool(data_changed)) or (
         record.type == OAUTH2_TYPE
         and previous is not None
         and bool(data_changed & _OAUTH2_CLIENT_FIELDS)

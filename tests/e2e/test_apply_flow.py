@@ -165,12 +165,6 @@ def test_rotation_updates_the_jwt_record_in_place_and_retires_the_old_key(
     assert e2e.plan().code == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "provisioner/workflow2/sink.py plan_record updates a JWT record with isPartialData, which "
-    "keeps the server's cached accessToken/instanceUrl of the OLD key: the server's test after "
-    "a rotation reuses that session and never signs with the new key (and fails once the "
-    "session expires: userinfo answers 403, n8n refreshes only on 401). Fix: replace all data "
-    "when a salesforceJwtApi record's data changes (no OAuth token to keep there)."))
 def test_after_rotation_the_servers_test_signs_in_with_the_new_key(e2e: E2E) -> None:
     assert e2e.apply().code == 0
     jwt_id = e2e.record_id(e2e.jwt_name)

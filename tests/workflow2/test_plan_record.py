@@ -70,3 +70,17 @@ def test_live_data_beats_state() -> None:
     rec = oauth()
     live = LiveRecord("pvo", "SF OAuth2", OAUTH2_TYPE, dict(oauth("other").data))
     assert plan_record(rec, rec.snapshot(), live).fields == ("clientSecret",)
+
+
+def test_a_changed_jwt_record_is_replaced_whole_to_drop_the_cached_session() -> None:
+    def jwt(key: str) -> CredentialRecord:
+        return CredentialRecord("pvj", "SF JWT", JWT_TYPE, {
+            "environment": "production", "clientId": "ck", "username": "u@x",
+            "privateKey": Secret(key)})
+
+    live = LiveRecord("pvj", "SF JWT", JWT_TYPE)
+    rotated = plan_record(jwt("new"), jwt("old").snapshot(), live)
+    assert rotated.action == "update" and rotated.replace
+    assert not rotated.reconnect_required  # nothing a person connected is lost
+    renamed = plan_record(jwt("old"), {**jwt("old").snapshot(), "name": "before"}, live)
+    assert renamed.fields == ("name",) and not renamed.replace
