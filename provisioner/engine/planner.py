@@ -125,8 +125,7 @@ class Planner:
             return "is missing" if known is not None else "does not exist yet"
         if known is None:
             return "is not in state (adopting it means rewriting it)"
-        if live.name != cred.name:
-            return f"was renamed outside provisioner to {live.name!r}"
+        # A rename alone is undone without the secret (the name is not part of the data).
         if live.type != credential_type(cred):
             return f"changed type outside provisioner to {live.type!r}"
         drift = self._public_drift(app, cred, consumer_key, facts, known.field_fingerprints)
@@ -340,7 +339,9 @@ def plan_credential(
                      "rewritten with the app's values")
     if live.name != cred.name:
         fields.append(FieldChange("name", live.name, cred.name))
-        notes.append(f"renamed outside provisioner to {live.name!r}: renamed back")
+        notes.append(f"renamed outside provisioner to {live.name!r}: renamed back, its data "
+                     "untouched" if len(fields) == 1 else
+                     f"renamed outside provisioner to {live.name!r}: renamed back")
     action: CredentialAction = "update" if fields else "no-op"
     if live.type != ctype:
         action = "replace"

@@ -84,9 +84,31 @@ class RecordWriter:
             if cred.type == "jwt" and change.app in unverified:
                 continue
             record_id = change.record_id or record_id_for(cred, self.writer.state.apps.get(app.name))
+            if [f.field for f in change.changes] == ["name"] and change.action == "update":
+                self._rename(app, cred, record_id)
+                continue
             by_instance.setdefault(cred.instance, []).append((app, cred, record_id))
         for instance, items in sorted(by_instance.items()):
             self._write_instance(instance, items)
+
+    def _rename(self, app: AppSpec, cred: CredentialSpec, rid: str) -> None:
+        """Undo a rename made outside provisioner: the name only, so no secret is needed."""
+        known = self.writer.state.apps[app.name].credentials[credential_key(cred)]
+        facts = {"instance": cred.instance, "name": cred.name, "type": known.type,
+                 "recordId": rid, "sink": known.sink,
+                 "fieldFingerprints": json.dumps(dict(known.field_fingerprints), sort_keys=True)}
+        step = self.journal.record_intent(JournalStep(
+            "credential-write", org=app.org, app=app.name, instance=cred.instance, facts=facts))
+        self.ctx.progress(f"renaming Workflow² credential {rid} back to {cred.name!r}")
+        try:
+            self.ctx.sink(cred.instance).rename(rid, cred.name, known.type)
+        except ProvisionerError as exc:
+            self.result.failures.append(exc)
+            return
+        self.journal.mark_done(step, {"recordId": rid})
+        at = self.ctx.options.clock()
+        self.writer.update(functools.partial(_record_credentials, written=[(app.name, facts)], at=at))
+        self.result.records_written.append(f"{cred.instance}/{cred.name}")
 
     def _record(self, app: AppSpec, cred: CredentialSpec, rid: str, schema: Any) -> Any:
         from provisioner.workflow2.records import build_jwt_record, build_oauth2_record

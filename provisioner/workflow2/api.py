@@ -349,6 +349,17 @@ class Workflow2Client:
         """Whether :meth:`update` with this ``replace`` wipes data not sent (e.g. OAuth tokens)."""
         return replace or not self.capabilities().partial_update
 
+    def rename(self, credential_id: str, name: str, type: str) -> RemoteCredential:
+        """Give a credential back its name, its data untouched (no secret needed or sent)."""
+        resp = self._http.request(
+            "PATCH",
+            f"/api/v1/credentials/{credential_id}",
+            op="rename",
+            record=name,
+            json={"name": name, "type": type},
+        )
+        return RemoteCredential.from_json(resp.json())
+
     def delete(self, credential_id: str) -> bool:
         """Delete a credential; ``False`` when it was already gone (404)."""
         resp = self._http.request(

@@ -164,6 +164,17 @@ class ImportFileSink:
             self._write_atomically(items)
         return results
 
+    def rename(self, record_id: str, name: str, type: str) -> bool:
+        """Give a record in the file back its name (data untouched); ``False`` if it is absent."""
+        items = self.load_items()
+        for item in items:
+            if str(item.get("id")) == record_id and item.get("type") == type:
+                if item.get("name") != name:
+                    item["name"] = name
+                    self._write_atomically(items)
+                return True
+        return False
+
     def delete(self, ids: Sequence[str]) -> list[str]:
         """Remove records by id; returns the ids that were present."""
         items = self.load_items()

@@ -194,6 +194,11 @@ class ApiSink:
             results.append(WriteResult(change=change, record_id=record_id, snapshot=snap))
         return results
 
+    def rename(self, record_id: str, name: str, type: str) -> bool:
+        """Give a record back its name without touching its data."""
+        self.client.rename(record_id, name, type)
+        return True
+
     def test(self, ids: Sequence[str]) -> dict[str, TestResult]:
         """The server's credential-test verdict for each id."""
         return {i: self.client.test(i) for i in ids}

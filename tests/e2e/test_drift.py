@@ -60,15 +60,19 @@ def test_renamed_record_is_planned_and_renamed_back_in_place(e2e: E2E, api: Api)
     assert (f"~ credential.{e2e.instance}/{e2e.jwt_name} update (salesforceJwtApi, record "
             f"{jwt_id}, api sink)") in out
     assert f'name: "{by_hand}" -> "{e2e.jwt_name}"' in out
-    assert f"note: renamed outside provisioner to {by_hand!r}: renamed back" in out
-    assert (f"rotate: the Workflow² JWT credential '{e2e.instance}/{e2e.jwt_name}' was renamed "
-            f"outside provisioner to {by_hand!r}") in out
+    assert (f"note: renamed outside provisioner to {by_hand!r}: renamed back, its data "
+            "untouched") in out
+    # A rename is undone without the secret: no key rotation, the app is not touched.
+    assert "rotate" not in out and f"app.{APP}" not in out
 
     applied = e2e.apply()
     assert applied.code == 0, applied
     assert [(c.method, c.path) for c in applied.record_writes()] == [
         ("PATCH", f"/api/v1/credentials/{jwt_id}")]
+    assert "deploying" not in applied.stderr
     back = api.get(jwt_id)
     assert back is not None and back["name"] == e2e.jwt_name and back["createdAt"] == created
+    with e2e.org():
+        assert api.test(jwt_id)["status"] == "OK"  # the same key, still working
     assert api.named(by_hand) == []
     assert e2e.plan().code == 0

@@ -43,3 +43,23 @@ def test_ambiguous_names_are_not_adopted_and_say_so(ws: Workspace) -> None:
     assert jwt.action == "create" and jwt.record_id not in ("dupA", "dupB")
     assert any("2 salesforceJwtApi records named 'billing (JWT)' (dupA, dupB)" in w
                for w in plan.warnings)
+
+
+def test_a_record_renamed_by_hand_is_renamed_back_without_a_new_key(applied: Workspace) -> None:
+    doc = json.loads(applied.import_file.read_text())
+    jwt = next(d for d in doc if d["type"] == "salesforceJwtApi")
+    key_before = records(applied)[jwt["name"]]["data"]["privateKey"]
+    original, jwt["name"] = jwt["name"], "renamed by hand"
+    applied.import_file.write_text(json.dumps(doc))
+
+    plan = compute_plan(applied.paths(), applied.options(), Lines()).plan
+    assert [a.action for a in plan.apps] == ["no-op"]
+    change = next(c for c in plan.credentials if c.name == original)
+    assert change.action == "update" and [f.field for f in change.changes] == ["name"]
+
+    _plan, result = apply(applied.paths(), applied.options(), Lines(), approve)
+    assert result is not None and not result.failures and result.deploys == 0
+    recs = records(applied)
+    assert recs[original]["id"] == jwt["id"]
+    assert recs[original]["data"]["privateKey"] == key_before  # data untouched
+    assert not compute_plan(applied.paths(), applied.options(), Lines()).plan.has_changes
