@@ -46,6 +46,8 @@ class RunOptions:
     prune: bool = False
     allow_plaintext_secrets: bool = False
     max_workers: int = 4
+    #: JWT logins verified at once: they wait on the network (and on propagation), not the CPU.
+    max_logins: int = 16
     environ: Mapping[str, str] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     connector: Connector | None = None

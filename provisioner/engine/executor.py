@@ -164,7 +164,8 @@ class Executor:
         failed: set[str] = set()
         if not todo:
             return failed
-        with ThreadPoolExecutor(max_workers=max(1, min(self.ctx.options.max_workers, len(todo)))) as pool:
+        workers = max(1, min(self.ctx.options.max_logins, len(todo)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {c.app: pool.submit(self._verify_app, c) for c in todo}
             for name, fut in futures.items():
                 error = fut.result()
