@@ -170,6 +170,8 @@ def _report(result: ApplyResult) -> None:
         click.echo(f"rolled back: app {name}: the previous certificate is deployed again")
     for key in result.records_written:
         click.echo(f"wrote: Workflow² credential {key}")
+    for key in result.records_deleted:
+        click.echo(f"deleted: Workflow² credential {key}")
     for key, verdict in sorted(result.tests.items()):
         click.echo(f"tested by Workflow²: {key}: {verdict}")
     for key, link in sorted(result.connect_links.items()):
@@ -277,3 +279,55 @@ def rotate(paths: tuple[Path, ...], apps: tuple[str, ...], rotate_all: bool, aut
     options = _options(state_path, prune, allow_plaintext_secrets, verify_timeout=verify_timeout,
                        force_rotate=frozenset(names))
     _apply(paths, options, auto_approve, fmt)
+
+
+@click.command(epilog="""\b
+Examples:
+  provisioner destroy specs/ --app old-integration
+  provisioner destroy specs/ --all                  # asks you to type 'destroy'
+  provisioner destroy specs/ --app old-integration --auto-approve
+""")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--app", "apps", multiple=True, help="The app (metadata.name) to delete; repeatable.")
+@click.option("--all", "destroy_all", is_flag=True, help="Delete every app of the specs.")
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True, help="How to print the plan first.")
+@_run_options
+def destroy(paths: tuple[Path, ...], apps: tuple[str, ...], destroy_all: bool, auto_approve: bool,
+            fmt: str, state_path: Path, prune: bool, allow_plaintext_secrets: bool) -> None:
+    """Delete apps from their orgs and their credential records from Workflow².
+
+    Only apps provisioner created or adopted (they are in state) are deleted; all of an org's
+    deletions go in one transactional deploy. Asks you to type 'destroy' unless --auto-approve.
+    """
+    if not apps and not destroy_all:
+        raise UsageError("say which apps to delete", "pass --app NAME (repeatable) or --all")
+    from provisioner.engine.run import load_specs
+
+    desired = load_specs(list(paths))
+    names = set(desired.apps) if destroy_all else set(apps)
+    unknown = sorted(names - set(desired.apps))
+    if unknown:
+        raise UsageError(f"no app named {', '.join(unknown)} in the specs",
+                         "use the metadata.name of a SalesforceApp: " + ", ".join(sorted(desired.apps)))
+    options = _options(state_path, prune, allow_plaintext_secrets, destroy=frozenset(names))
+    from provisioner.engine.run import apply as run_apply
+
+    def show(p: Plan) -> None:
+        click.echo(_render(p, fmt), nl=False)
+
+    def confirm(_plan: Plan) -> bool:
+        if auto_approve:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError("destroy needs confirmation, and there is no terminal to ask on",
+                             "review the plan, then rerun with --auto-approve")
+        typed: str = click.prompt("This deletes the apps and records above. Type 'destroy' to go on")
+        return typed.strip() == "destroy"
+
+    _plan, result = run_apply(list(paths), options, _progress(), confirm, on_plan=show)
+    if result is None:
+        click.echo("Nothing to do: no writes were made.")
+        return
+    _report(result)

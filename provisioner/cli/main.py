@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "plan": "provisioner.cli.cmd_plan:plan",
     "apply": "provisioner.cli.cmd_plan:apply",
     "rotate": "provisioner.cli.cmd_plan:rotate",
+    "destroy": "provisioner.cli.cmd_plan:destroy",
     "force-unlock": "provisioner.cli.cmd_state:force_unlock",
     "sandbox": "provisioner.sandbox.cli:sandbox",
 }
@@ -39,6 +40,7 @@ SHORT_HELP: dict[str, str] = {
     "apply": "Make Salesforce and Workflow² match the specs: deploy, verify, write credentials.",
     "rotate": "Force a new key and certificate now (verified, rolled back if the login fails).",
     "force-unlock": "Release the state lock LOCK_ID held by a run that no longer runs.",
+    "destroy": "Delete apps from their orgs and their credential records from Workflow².",
     "sandbox": "Run and inspect the embedded Salesforce org emulator (HTTPS on 127.0.0.1).",
 }
 

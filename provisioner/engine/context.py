@@ -44,6 +44,7 @@ class RunOptions:
     deploy_timeout: float = 1800.0
     force_rotate: frozenset[str] = frozenset()
     prune: bool = False
+    destroy: frozenset[str] = frozenset()
     allow_plaintext_secrets: bool = False
     max_workers: int = 4
     #: JWT logins verified at once: they wait on the network (and on propagation), not the CPU.

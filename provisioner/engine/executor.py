@@ -97,9 +97,12 @@ class Executor:
         components = []
         destructive = []
         steps: list[tuple[str, str, dict[str, Any]]] = []
+        deletes: list[str] = []
         for change in changes:
             if change.action == "delete":
-                destructive.extend(_destructive(change))
+                if self.snap.apps.get(change.app) is not None:  # already gone: state only
+                    destructive.extend(_destructive(change))
+                deletes.append(change.app)
                 continue
             app = desired.apps[change.app]
             consumer_key = self.material.consumer_keys.get(app.name)
@@ -120,9 +123,17 @@ class Executor:
             steps.append((app.name, change.action, facts))
         ids = [self.journal.record_intent(JournalStep("deploy", org=org_name, app=name, facts=facts))
                for name, _, facts in steps]
+        ids += [self.journal.record_intent(JournalStep("delete", org=org_name, app=name))
+                for name in deletes]
+        if not components and not destructive:  # deletions of apps already gone from the org
+            self.writer.update(functools.partial(_forget_apps, names=deletes))
+            for step_id in ids:
+                self.journal.mark_done(step_id)
+            return
         conn = self.ctx.connection(org_name)
-        self.ctx.progress(f"deploying {len(components)} component(s) of {len(steps)} app(s) "
-                          f"to org {org_name} in one deploy")
+        self.ctx.progress(f"deploying {len(components)} component(s) of {len(steps)} app(s)"
+                          + (f", deleting {len(deletes)} app(s)," if deletes else "")
+                          + f" to org {org_name} in one deploy")
         try:
             result = deploy(
                 conn, deploy_zip(components, org.api_version, destructive=destructive),
@@ -148,12 +159,11 @@ class Executor:
                 self.before[name] = self.writer.state.apps[name]
 
         def record(state: Any) -> None:
-            for (name, _, facts), step_id in zip(steps, ids, strict=True):
+            for name, _, facts in steps:
                 apply_deploy(state, name, org_name, facts, at)
+            _forget_apps(state, names=deletes)
+            for step_id in ids:
                 self.journal.mark_done(step_id, {"deployId": result.deploy_id})
-            for change in changes:
-                if change.action == "delete":
-                    state.apps.pop(change.app, None)
 
         self.writer.update(record)
 
@@ -266,6 +276,11 @@ class Executor:
 
 def _forget_certificate(state: State, *, app: str) -> None:
     apply_unverified(state, app)
+
+
+def _forget_apps(state: State, *, names: Sequence[str]) -> None:
+    for name in names:
+        state.apps.pop(name, None)
 
 
 def _destructive(change: AppChange) -> list[tuple[str, str]]:

@@ -63,6 +63,7 @@ class PlanInputs:
     creation_refused: Mapping[str, str] = field(default_factory=dict)
     force_rotate: frozenset[str] = frozenset()
     prune: bool = False
+    destroy: frozenset[str] = frozenset()
     spec_files: tuple[tuple[str, str], ...] = ()
     live_digests: tuple[tuple[str, str], ...] = ()
     sink_kinds: Mapping[str, str] = field(default_factory=dict)

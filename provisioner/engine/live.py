@@ -248,6 +248,7 @@ def plan_inputs(
         creation_refused=snap.creation_refused,
         force_rotate=ctx.options.force_rotate,
         prune=ctx.options.prune,
+        destroy=ctx.options.destroy,
         spec_files=tuple((str(p), file_digest(p)) for p in spec_files),
         live_digests=tuple(sorted(snap.digests.items())),
         sink_kinds={n: i.sink.type for n, i in ctx.desired.instances.items()},

@@ -26,7 +26,7 @@ from provisioner.engine.inputs import (
 from provisioner.errors import PlanError
 from provisioner.keys import certificate_info
 from provisioner.metadata.view import AppView, desired_view
-from provisioner.model import AppSpec, CredentialSpec, OrgSpec
+from provisioner.model import AppSpec, CallbackRef, CredentialSpec, OrgSpec
 from provisioner.plan.types import (
     AppAction,
     AppChange,
@@ -252,12 +252,59 @@ class Planner:
         )
         return _AppDecision(change, consumer_key)
 
+    def _deletion(self, name: str, why: str) -> AppChange:
+        """Delete an app provisioner manages; an app it never created or adopted is refused."""
+        st = self.inputs.state.apps.get(name)
+        spec = self.inputs.desired.apps.get(name)
+        if st is None:
+            assert spec is not None
+            if self.inputs.live_apps.get(name) is not None:
+                self.errors.append(
+                    f"{spec.source}: app {name!r}: {spec.app_type} {spec.api_name} in org "
+                    f"{spec.org} was not created or adopted by provisioner (it is not in state), "
+                    "so destroy does not delete it; run apply first to adopt it, or delete it in "
+                    "Setup"
+                )
+            return AppChange(app=name, org=spec.org, api_name=spec.api_name,
+                             app_type=spec.app_type, action="no-op",
+                             notes=("not in the org and not in state: nothing to delete",))
+        gone = self.inputs.live_apps.get(name) is None and name in self.inputs.live_apps
+        return AppChange(
+            app=name, org=st.org, api_name=st.api_name, app_type=st.app_type, action="delete",
+            notes=(why,) + (("already gone from the org: only state is cleared",) if gone else ()),
+            source=str(spec.source) if spec is not None else "",
+        )
+
+    def _record_deletions(self, name: str) -> list[CredentialChange]:
+        """Delete the Workflow² records provisioner wrote for an app that is deleted."""
+        st = self.inputs.state.apps.get(name)
+        if st is None:
+            return []
+        out = []
+        for cred in st.credentials.values():
+            if cred.instance not in self.inputs.desired.instances:
+                self.warnings.append(
+                    f"credential {cred.key!r} of app {name!r} is not deleted: WorkflowInstance "
+                    f"{cred.instance!r} is no longer in the specs"
+                )
+                continue
+            out.append(CredentialChange(
+                app=name, instance=cred.instance, name=cred.name, type=cred.type,
+                action="delete", record_id=cred.record_id, sink=cred.sink,
+                notes=("its app is deleted",),
+            ))
+        return out
+
     def plan(self) -> Plan:
         """The whole plan; raises :class:`PlanError` listing every planning error."""
         inp = self.inputs
         app_changes: list[AppChange] = []
         cred_changes: list[CredentialChange] = []
         for app in sorted(inp.desired.apps.values(), key=lambda a: (a.org, a.name)):
+            if app.name in inp.destroy:
+                app_changes.append(self._deletion(app.name, "destroy (provisioner destroy)"))
+                cred_changes.extend(self._record_deletions(app.name))
+                continue
             decision = self.plan_app(app)
             app_changes.append(decision.change)
             for cred in app.credentials:
@@ -265,10 +312,8 @@ class Planner:
         for name in sorted(set(inp.state.apps) - set(inp.desired.apps)):
             st = inp.state.apps[name]
             if inp.prune:
-                app_changes.append(AppChange(
-                    app=name, org=st.org, api_name=st.api_name, app_type=st.app_type,
-                    action="delete", notes=("in state but no longer in the specs (--prune)",),
-                ))
+                app_changes.append(self._deletion(name, "in state but no longer in the specs (--prune)"))
+                cred_changes.extend(self._record_deletions(name))
             else:
                 self.warnings.append(
                     f"app {name!r} ({st.app_type} {st.api_name} in org {st.org}) is in state but "
@@ -279,11 +324,10 @@ class Planner:
                 "the specs cannot be applied:\n  " + "\n  ".join(self.errors),
                 "fix the specs (or the org) as each line says, then plan again",
             )
+        referenced = {cb.instance for a in inp.desired.apps.values() for cb in a.callback_urls
+                      if isinstance(cb, CallbackRef)}
         callback_pairs = tuple(sorted(
-            (i, u) for i, u in inp.callback_urls.items()
-            if any(isinstance(cb, str) is False and getattr(cb, "instance", None) == i
-                   for a in inp.desired.apps.values() for cb in a.callback_urls)
-        ))
+            (i, u) for i, u in inp.callback_urls.items() if i in referenced))
         return Plan(
             apps=tuple(app_changes),
             credentials=tuple(cred_changes),

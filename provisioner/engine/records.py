@@ -51,6 +51,7 @@ class ApplyResult:
     verified: list[str] = field(default_factory=list)
     rolled_back: list[str] = field(default_factory=list)
     records_written: list[str] = field(default_factory=list)
+    records_deleted: list[str] = field(default_factory=list)
     tests: dict[str, str] = field(default_factory=dict)
     connect_links: dict[str, str] = field(default_factory=dict)
     failures: list[ProvisionerError] = field(default_factory=list)
@@ -79,6 +80,9 @@ class RecordWriter:
         for change in plan.credentials:
             if change.action == "no-op" or change.app in undeployed:
                 continue
+            if change.action == "delete":
+                self._delete(change.app, change.instance, change.name, change.record_id)
+                continue
             app = self.ctx.desired.apps[change.app]
             cred = next(c for c in app.credentials if credential_key(c) == change.key)
             if cred.type == "jwt" and change.app in unverified:
@@ -90,6 +94,21 @@ class RecordWriter:
             by_instance.setdefault(cred.instance, []).append((app, cred, record_id))
         for instance, items in sorted(by_instance.items()):
             self._write_instance(instance, items)
+
+    def _delete(self, app: str, instance: str, name: str, rid: str | None) -> None:
+        """Delete the record of a deleted app (state forgot it with the app)."""
+        if rid is None:
+            return
+        step = self.journal.record_intent(JournalStep(
+            "credential-delete", app=app, instance=instance, facts={"recordId": rid}))
+        self.ctx.progress(f"deleting Workflow² credential {name!r} ({rid}) from {instance}")
+        try:
+            gone = self.ctx.sink(instance).delete([rid])
+        except ProvisionerError as exc:
+            self.result.failures.append(exc)
+            return
+        self.journal.mark_done(step, {"existed": bool(gone)})
+        self.result.records_deleted.append(f"{instance}/{name}")
 
     def _rename(self, app: AppSpec, cred: CredentialSpec, rid: str) -> None:
         """Undo a rename made outside provisioner: the name only, so no secret is needed."""

@@ -185,6 +185,8 @@ def _replay(state: State, entry: JournalEntry) -> str:
         apply_rollback(state, app, facts)
     elif step.kind == "unverified":
         apply_unverified(state, app)
+    elif step.kind == "delete":
+        state.apps.pop(app, None)
     elif step.kind == "credential-write":
         apply_credential(state, app, facts, entry.at)
     return f"{step.kind} of {app or step.org} finished in the interrupted run: recorded in state"

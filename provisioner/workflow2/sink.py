@@ -194,6 +194,10 @@ class ApiSink:
             results.append(WriteResult(change=change, record_id=record_id, snapshot=snap))
         return results
 
+    def delete(self, ids: Sequence[str]) -> list[str]:
+        """Delete records by id; returns the ids that existed."""
+        return [i for i in ids if self.client.delete(i)]
+
     def rename(self, record_id: str, name: str, type: str) -> bool:
         """Give a record back its name without touching its data."""
         self.client.rename(record_id, name, type)

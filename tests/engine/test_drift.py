@@ -118,8 +118,12 @@ def test_prune_deletes_an_app_removed_from_the_specs(applied: Workspace) -> None
 
     pruned = compute_plan(ws.paths(), ws.options(prune=True), Lines()).plan
     assert [(a.app, a.action) for a in pruned.apps] == [("billing", "delete")]
+    assert sorted((c.name, c.action) for c in pruned.credentials) == [
+        ("billing (JWT)", "delete"), ("billing (OAuth2)", "delete")]
     _plan, result = apply(ws.paths(), ws.options(prune=True), Lines(), approve)
     assert result is not None and not result.failures and result.deploys == 1
+    assert sorted(result.records_deleted) == ["wf/billing (JWT)", "wf/billing (OAuth2)"]
+    assert json.loads(ws.import_file.read_text()) == []
     assert state_doc(ws)["apps"] == {}
     with running_org(ws) as server:
         assert server.org.app("billing") is None
