@@ -23,7 +23,8 @@ def _lines(result: ValidationResult, file: Path) -> list[str]:
     out = []
     for problem in result.problems:
         assert problem.location.file == file, problem.format()
-        out.append(problem.format().removeprefix(f"{file}:"))
+        # Paths inside messages depend on where the repository is checked out.
+        out.append(problem.format().removeprefix(f"{file}:").replace(str(HERE), "{HERE}"))
     return out
 
 
