@@ -86,16 +86,37 @@ class Executor:
             return st.certificate.pem
         return None
 
-    def deploy_org(self, org_name: str, changes: Sequence[AppChange]) -> None:
-        """One transactional deploy of every change in ``org_name``; state updated after it."""
+    def _components(self, app: AppSpec, **material: Any) -> list[Any]:
+        """The app's Metadata API components with this run's (or state's) material."""
         from provisioner.metadata.build import build_components
-        from provisioner.metadata.package import deploy_zip
-        from provisioner.salesforce.deploy import DeployFailedError, PollPolicy, deploy
 
         desired = self.ctx.desired
-        org = desired.orgs[org_name]
+        return build_components(app, desired.orgs[app.org],
+                                desired.callback_urls(app, self.snap.callback_urls), **material)
+
+    def _deploy(self, org_name: str, components: Sequence[Any],
+                destructive: Sequence[tuple[str, str]] = ()) -> Any:
+        """One deploy to ``org_name``, polled with backoff, its progress shown."""
+        from provisioner.metadata.package import deploy_zip
+        from provisioner.salesforce.deploy import PollPolicy, deploy
+
+        org = self.ctx.desired.orgs[org_name]
+        return deploy(
+            self.ctx.connection(org_name),
+            deploy_zip(list(components), org.api_version, destructive=destructive),
+            poll=PollPolicy(timeout=self.ctx.options.deploy_timeout),
+            on_progress=lambda p: self.ctx.progress(
+                f"deploy {p.deploy_id}: {p.status} ({p.components_deployed}/"
+                f"{p.components_total} components, {p.elapsed:.1f} s)"),
+        )
+
+    def deploy_org(self, org_name: str, changes: Sequence[AppChange]) -> None:
+        """One transactional deploy of every change in ``org_name``; state updated after it."""
+        from provisioner.salesforce.deploy import DeployFailedError
+
+        desired = self.ctx.desired
         components = []
-        destructive = []
+        destructive: list[tuple[str, str]] = []
         steps: list[tuple[str, str, dict[str, Any]]] = []
         deletes: list[str] = []
         for change in changes:
@@ -108,10 +129,8 @@ class Executor:
             consumer_key = self.material.consumer_keys.get(app.name)
             secret = self.material.consumer_secrets.get(app.name)
             pem = self._certificate_for(app)
-            components.extend(build_components(
-                app, org, desired.callback_urls(app, self.snap.callback_urls),
-                certificate_pem=pem, consumer_key=consumer_key, consumer_secret=secret,
-            ))
+            components.extend(self._components(
+                app, certificate_pem=pem, consumer_key=consumer_key, consumer_secret=secret))
             live_key = self.snap.apps.get(app.name)
             facts = deploy_facts(
                 action=change.action, api_name=app.api_name, app_type=app.app_type,
@@ -130,18 +149,11 @@ class Executor:
             for step_id in ids:
                 self.journal.mark_done(step_id)
             return
-        conn = self.ctx.connection(org_name)
         self.ctx.progress(f"deploying {len(components)} component(s) of {len(steps)} app(s)"
                           + (f", deleting {len(deletes)} app(s)," if deletes else "")
                           + f" to org {org_name} in one deploy")
         try:
-            result = deploy(
-                conn, deploy_zip(components, org.api_version, destructive=destructive),
-                poll=PollPolicy(timeout=self.ctx.options.deploy_timeout),
-                on_progress=lambda p: self.ctx.progress(
-                    f"deploy {p.deploy_id}: {p.status} ({p.components_deployed}/"
-                    f"{p.components_total} components, {p.elapsed:.1f} s)"),
-            )
+            result = self._deploy(org_name, components, destructive)
         except DeployFailedError as exc:
             # The org refused the whole deploy (one transaction): nothing changed, so the steps
             # are settled; the next run has nothing to recover from them.
@@ -237,12 +249,7 @@ class Executor:
 
     def _roll_back(self, org_name: str, changes: Sequence[AppChange]) -> None:
         """Deploy the previous certificates back (they are public; state keeps them)."""
-        from provisioner.metadata.build import build_components
-        from provisioner.metadata.package import deploy_zip
-        from provisioner.salesforce.deploy import PollPolicy, deploy
-
         desired = self.ctx.desired
-        org = desired.orgs[org_name]
         components = []
         ids = []
         for change in changes:
@@ -250,10 +257,7 @@ class Executor:
             previous = self.writer.state.apps[app.name].previous_certificate
             if previous is None:
                 continue
-            components.extend(build_components(
-                app, org, desired.callback_urls(app, self.snap.callback_urls),
-                certificate_pem=previous.pem,
-            ))
+            components.extend(self._components(app, certificate_pem=previous.pem))
             facts = rollback_facts(previous, self.before.get(app.name))
             ids.append((app.name, facts, self.journal.record_intent(JournalStep(
                 "rollback", org=org_name, app=app.name, facts=facts))))
@@ -261,8 +265,7 @@ class Executor:
             return
         self.ctx.progress(f"rolling back {len(ids)} app(s) in org {org_name} to the previous "
                           "certificate")
-        deploy(self.ctx.connection(org_name), deploy_zip(components, org.api_version),
-               poll=PollPolicy(timeout=self.ctx.options.deploy_timeout))
+        self._deploy(org_name, components)
         self.result.deploys += 1
 
         def record(state: Any) -> None:
