@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from provisioner.errors import ProvisionerError, SpecError
+from provisioner.errors import ProvisionerError, SecretReferenceError, SpecError
 from provisioner.model import Desired, ImportFileSink, OrgSpec, WorkflowInstanceSpec
 from provisioner.state import DEFAULT_STATE_PATH
 
@@ -114,6 +114,49 @@ class RunContext:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def preflight(desired: Desired, environ: Mapping[str, str] | None) -> None:
+    """Resolve every secret reference the run will need, before anything remote is touched.
+
+    One missing variable or unreadable file would otherwise surface only after the first orgs
+    were read (or, in apply, changed); this reports all of them at once, each with its spec.
+    """
+    from provisioner.model import AccessTokenAuth, JwtBearerAuth, SecretRef, SfdxAuthUrlAuth
+
+    problems: list[str] = []
+
+    def check(where: str, *refs: object) -> None:
+        for ref in refs:
+            if isinstance(ref, SecretRef):
+                try:
+                    ref.resolve(environ)
+                except SecretReferenceError as exc:
+                    problems.append(f"{where}: {exc.message}")
+
+    for org in desired.orgs.values():
+        where = f"{org.source}: SalesforceOrg {org.name!r}"
+        auth = org.auth
+        if isinstance(auth, JwtBearerAuth):
+            check(where, auth.client_id, auth.username, auth.private_key)
+        elif isinstance(auth, SfdxAuthUrlAuth):
+            check(where, auth.auth_url)
+        elif isinstance(auth, AccessTokenAuth):
+            check(where, auth.access_token, auth.instance_url)
+    used = {c.instance for a in desired.apps.values() for c in a.credentials}
+    for inst in desired.instances.values():
+        if inst.name not in used:
+            continue
+        where = f"{inst.source}: WorkflowInstance {inst.name!r}"
+        check(where, inst.api_key if inst.sink.type == "api" else None)
+        if isinstance(inst.sink, ImportFileSink):
+            check(where, inst.sink.encryption_key)
+    if problems:
+        raise SecretReferenceError(
+            "secret references cannot be resolved:\n  " + "\n  ".join(problems),
+            "set the environment variables (or create the files) named above; nothing was "
+            "read or changed",
+        )
 
 
 def build_connection(org: OrgSpec, options: RunOptions, progress: Progress) -> OrgConnection:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from provisioner.engine.context import Progress, RunContext, RunOptions
+from provisioner.engine.context import Progress, RunContext, RunOptions, preflight
 from provisioner.engine.executor import ApplyResult, execute
 from provisioner.engine.live import plan_inputs, read_live
 from provisioner.engine.planner import make_plan
@@ -50,6 +50,7 @@ def compute_plan(
 ) -> PlanOutcome:
     """Read-only: the plan for ``paths`` against the live systems and the state."""
     desired = load_specs(paths)
+    preflight(desired, options.environ)
     store = StateStore(options.state_path)
     state = store.load()
     pending = Journal(store.journal_path).entries()
@@ -160,6 +161,7 @@ def apply(
         if not paths:
             raise UsageError(f"{plan_file} names no spec files", "make it with provisioner plan --out")
     desired = load_specs(paths)
+    preflight(desired, options.environ)
     store = StateStore(options.state_path)
     with locked(store, "apply", progress):
         writer = StateWriter(store, store.load())
