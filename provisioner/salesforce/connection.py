@@ -36,6 +36,7 @@ from provisioner.salesforce.auth import (
     OrgSession,
     Verify,
     jwt_bearer_token,
+    load_rsa_key,
     parse_sfdx_auth_url,
     refresh_token_grant,
     session_from_access_token,
@@ -293,6 +294,8 @@ def connect(
         client_id = resolve_value(auth.client_id, environ)
         username = resolve_value(auth.username, environ)
         key = auth.private_key.resolve(environ)
+        # Check the key before any request, naming where it came from (the spec's reference).
+        load_rsa_key(key, what=f"{who}, {auth.private_key.describe()} in {org.source.file}")
         url = endpoints.deploy_token_url(org, auth)
         aud = audience or endpoints.deploy_audience(org, auth)
 
