@@ -31,6 +31,7 @@ from click.testing import CliRunner
 
 from provisioner.sandbox import SandboxOptions, SandboxServer
 from tests.e2e.observe import Api, Canaries, CliResult, Recorder
+from tests.layout import Layout
 from tests.n8n_server import Workflow2Server
 
 API_KEY_ENV = "PROVE2E_WORKFLOW2_API_KEY"
@@ -90,10 +91,9 @@ def _restore_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @dataclass
-class E2E:
+class E2E(Layout):
     """One test's specs, state, sandbox org and files, plus the server and the recorder."""
 
-    root: Path
     server: Workflow2Server
     recorder: Recorder
     canaries: Canaries
@@ -102,26 +102,6 @@ class E2E:
     snapshots: list[tuple[str, str]] = field(default_factory=list)
     """(where, text) of every file of the workspace right after each run (e.g. a journal that
     the next run clears): scanned at the end with every canary known by then."""
-
-    @property
-    def specs(self) -> Path:
-        """The spec folder."""
-        return self.root / "specs"
-
-    @property
-    def state_path(self) -> Path:
-        """The state file (its journal and lock sit next to it)."""
-        return self.root / "state" / "state.json"
-
-    @property
-    def sandbox_dir(self) -> Path:
-        """The embedded org's state dir (a copy of the session's: same CA)."""
-        return self.root / "sandbox"
-
-    @property
-    def import_file(self) -> Path:
-        """Where the importFile instance writes."""
-        return self.root / "out" / "credentials.json"
 
     @property
     def file_instance(self) -> str:

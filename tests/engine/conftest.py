@@ -28,6 +28,7 @@ from provisioner.model import OrgSpec
 from provisioner.salesforce.connection import OrgConnection, connect
 from provisioner.sandbox import SandboxOptions, SandboxServer
 from provisioner.secret import Secret
+from tests.layout import Layout
 
 ENC_ENV = "PROVTEST_N8N_ENCRYPTION_KEY"
 API_KEY_ENV = "PROVTEST_WORKFLOW2_API_KEY"
@@ -136,32 +137,11 @@ class Recorder:
 
 
 @dataclass
-class Workspace:
+class Workspace(Layout):
     """Specs, state, sandbox state dir and import file under one temporary directory."""
 
-    root: Path
     env: dict[str, str]
     recorder: Recorder = field(default_factory=Recorder)
-
-    @property
-    def specs(self) -> Path:
-        """The spec folder (pass it to plan/apply)."""
-        return self.root / "specs"
-
-    @property
-    def state_path(self) -> Path:
-        """The state file."""
-        return self.root / "state" / "state.json"
-
-    @property
-    def sandbox_dir(self) -> Path:
-        """The embedded sandbox's state dir."""
-        return self.root / "sandbox"
-
-    @property
-    def import_file(self) -> Path:
-        """Where the importFile sink writes."""
-        return self.root / "out" / "credentials.json"
 
     @property
     def encryption_key(self) -> Secret:
