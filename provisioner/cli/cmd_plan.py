@@ -18,6 +18,7 @@ from provisioner.errors import EXIT_CHANGES, ProvisionerError, UsageError
 if TYPE_CHECKING:
     from provisioner.engine.context import RunOptions
     from provisioner.engine.executor import ApplyResult
+    from provisioner.model import Desired
     from provisioner.plan.types import Plan
 
 PATHS = click.argument(
@@ -244,6 +245,23 @@ def apply(paths: tuple[Path, ...], auto_approve: bool, verify_timeout: float, fm
     _apply(paths, options, auto_approve, fmt)
 
 
+def _selected_apps(
+    paths: tuple[Path, ...], apps: tuple[str, ...], every: bool, verb: str
+) -> tuple[Desired, set[str]]:
+    """The specs and the app names ``--app``/``--all`` select (usage errors name the choices)."""
+    if not apps and not every:
+        raise UsageError(f"say which apps to {verb}", "pass --app NAME (repeatable) or --all")
+    from provisioner.engine.run import load_specs
+
+    desired = load_specs(list(paths))
+    names = set(desired.apps) if every else set(apps)
+    unknown = sorted(names - set(desired.apps))
+    if unknown:
+        raise UsageError(f"no app named {', '.join(unknown)} in the specs",
+                         "use the metadata.name of a SalesforceApp: " + ", ".join(sorted(desired.apps)))
+    return desired, names
+
+
 @click.command(epilog="""\b
 Examples:
   provisioner rotate specs/ --app workflow-integration
@@ -261,16 +279,7 @@ def rotate(paths: tuple[Path, ...], apps: tuple[str, ...], rotate_all: bool, aut
     Apply rotates on its own when rotateBeforeDays or maxAgeDays says a key is due; use rotate
     after a suspected leak or to test the procedure.
     """
-    if not apps and not rotate_all:
-        raise UsageError("say which apps to rotate", "pass --app NAME (repeatable) or --all")
-    from provisioner.engine.run import load_specs
-
-    desired = load_specs(list(paths))
-    names = set(desired.apps) if rotate_all else set(apps)
-    unknown = sorted(names - set(desired.apps))
-    if unknown:
-        raise UsageError(f"no app named {', '.join(unknown)} in the specs",
-                         "use the metadata.name of a SalesforceApp: " + ", ".join(sorted(desired.apps)))
+    desired, names = _selected_apps(paths, apps, rotate_all, "rotate")
     without = sorted(n for n in names if desired.apps[n].certificate is None)
     if without and not rotate_all:
         raise UsageError(f"app {', '.join(without)} has no certificate to rotate",
@@ -301,16 +310,7 @@ def destroy(paths: tuple[Path, ...], apps: tuple[str, ...], destroy_all: bool, a
     Only apps provisioner created or adopted (they are in state) are deleted; all of an org's
     deletions go in one transactional deploy. Asks you to type 'destroy' unless --auto-approve.
     """
-    if not apps and not destroy_all:
-        raise UsageError("say which apps to delete", "pass --app NAME (repeatable) or --all")
-    from provisioner.engine.run import load_specs
-
-    desired = load_specs(list(paths))
-    names = set(desired.apps) if destroy_all else set(apps)
-    unknown = sorted(names - set(desired.apps))
-    if unknown:
-        raise UsageError(f"no app named {', '.join(unknown)} in the specs",
-                         "use the metadata.name of a SalesforceApp: " + ", ".join(sorted(desired.apps)))
+    _desired, names = _selected_apps(paths, apps, destroy_all, "delete")
     options = _options(state_path, prune, allow_plaintext_secrets, destroy=frozenset(names))
     from provisioner.engine.run import apply as run_apply
 
