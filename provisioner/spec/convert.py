@@ -18,6 +18,9 @@ from provisioner.spec.rules import default_api_name, format_api_version
 
 DEFAULT_SANDBOX_DIR = Path(".provisioner/sandbox")
 
+#: Scopes of an app whose spec names none: Salesforce needs one, and Workflow² uses these.
+DEFAULT_SCOPES = ("api", "refresh_token")
+
 
 def _secret(value: dict[str, str], base: Path) -> m.SecretRef:
     if "env" in value:
@@ -150,7 +153,8 @@ def to_app(doc: Document, environment: m.Environment) -> m.AppSpec:
         description=spec.get("description"),
         contact_phone=spec.get("contactPhone"),
         callback_urls=tuple(callbacks),
-        scopes=to_metadata_all(spec.get("scopes", [])),
+        # Salesforce needs at least one scope; the default is what Workflow² uses.
+        scopes=to_metadata_all(spec.get("scopes", DEFAULT_SCOPES)),
         certificate=cert,
         policies=policies,
         pre_authorized_profiles=tuple(pre.get("profiles", [])),
