@@ -15,28 +15,6 @@ from simple_salesforce import Salesforce
 from provisioner.sandbox import SandboxOptions, SandboxServer
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _parse_the_wsdl_once() -> Iterator[None]:
-    """simple-salesforce builds a zeep Client from its 27k-line WSDL for every ``sf.mdapi``.
-
-    Parsing it takes about a second, so the tests hand it the same parsed Client each time: the
-    client code and the requests it sends are unchanged, only the parse is shared.
-    """
-    import simple_salesforce.metadata as metadata
-
-    real = metadata.Client
-    cache: dict[str, Any] = {}
-
-    def cached(wsdl: str, settings: Any = None) -> Any:
-        if wsdl not in cache:
-            cache[wsdl] = real(wsdl, settings=settings)
-        return cache[wsdl]
-
-    metadata.Client = cached  # type: ignore[assignment]
-    yield
-    metadata.Client = real  # type: ignore[assignment]
-
-
 @pytest.fixture(scope="session")
 def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A state dir with CA, server certificate and bootstrap key, made once per session."""
