@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -37,3 +38,14 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
     yield
+
+
+@pytest.fixture(autouse=True)
+def restore_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """connect() points REQUESTS_CA_BUNDLE at a combined bundle (sandbox CA + the usual ones)
+    for the process; restore the variable after each test so tests stay independent."""
+    value = os.environ.get("REQUESTS_CA_BUNDLE")
+    if value is None:
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    else:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", value)

@@ -193,17 +193,25 @@ def _process(org: Org, job: dict[str, Any]) -> dict[str, Any]:
             "numberComponentsDeployed": deployed, "failures": failures, "successes": successes}
 
 
-def check_deploy(org: Org, user: dict[str, Any], op: etree._Element) -> tuple[Response, str]:
-    """Report a deploy's state, processing it once its time has come."""
+def _job(
+    org: Org, op: etree._Element, kind: str,
+    finish: Callable[[Org, dict[str, Any]], dict[str, Any]],
+) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+    """The async job ``op`` asks about, finished by ``finish`` once its time has come."""
     job_id = child_text(op, "asyncProcessId", "") or ""
     with org.lock:
         job = org.data["jobs"].get(job_id)
-        if job is None or job["kind"] != "deploy":
+        if job is None or job["kind"] != kind:
             raise SoapFault("INVALID_ID_FIELD", f"invalid id: {job_id}")
         if job["result"] is None and org.clock() >= job["readyAt"]:
-            job["result"] = _process(org, job)
+            job["result"] = finish(org, job)
             org.save()
-        res = job["result"]
+        return job_id, job, job["result"]
+
+
+def check_deploy(org: Org, user: dict[str, Any], op: etree._Element) -> tuple[Response, str]:
+    """Report a deploy's state, processing it once its time has come."""
+    job_id, job, res = _job(org, op, "deploy", _process)
     opts = job["options"]
     out: dict[str, Any] = {
         "checkOnly": bool(opts.get("checkOnly")), "createdBy": job["userId"],
@@ -284,15 +292,7 @@ def _build_retrieve(org: Org, job: dict[str, Any]) -> dict[str, Any]:
 
 def check_retrieve(org: Org, user: dict[str, Any], op: etree._Element) -> tuple[Response, str]:
     """Report a retrieve's state; once done, with the zip if ``includeZip`` is true."""
-    job_id = child_text(op, "asyncProcessId", "") or ""
-    with org.lock:
-        job = org.data["jobs"].get(job_id)
-        if job is None or job["kind"] != "retrieve":
-            raise SoapFault("INVALID_ID_FIELD", f"invalid id: {job_id}")
-        if job["result"] is None and org.clock() >= job["readyAt"]:
-            job["result"] = _build_retrieve(org, job)
-            org.save()
-        res = job["result"]
+    job_id, _job_doc, res = _job(org, op, "retrieve", _build_retrieve)
     out: dict[str, Any] = {"done": res is not None, "id": job_id,
                            "status": "InProgress" if res is None else "Succeeded",
                            "success": res is not None}

@@ -16,7 +16,6 @@ file of the workspace is scanned for every secret the run produced (see :class:`
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import textwrap
@@ -76,15 +75,6 @@ def w2(workflow2_server: Workflow2Server, sandbox_ca_file: str) -> Workflow2Serv
         workflow2_server.start()  # a previous test stopped it and could not start it again
     return workflow2_server
 
-
-@pytest.fixture(autouse=True)
-def _restore_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
-    """connect() points REQUESTS_CA_BUNDLE at a combined bundle; undo it after each test."""
-    value = os.environ.get("REQUESTS_CA_BUNDLE")
-    if value is None:
-        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    else:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", value)
 
 
 # -- the workspace -------------------------------------------------------------------------------

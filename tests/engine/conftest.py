@@ -194,15 +194,6 @@ def env_canaries(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return values
 
 
-@pytest.fixture(autouse=True)
-def _restore_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
-    """connect() points REQUESTS_CA_BUNDLE at a combined bundle; undo it after each test."""
-    value = os.environ.get("REQUESTS_CA_BUNDLE")
-    if value is None:
-        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    else:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", value)
-
 
 @pytest.fixture
 def ws(tmp_path: Path, env_canaries: dict[str, str]) -> Workspace:

@@ -80,17 +80,6 @@ def error_text(exc: BaseException) -> str:
 # -- the embedded sandbox --------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _restore_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
-    """connect() points REQUESTS_CA_BUNDLE at a combined bundle; undo it after each test."""
-    import os
-
-    value = os.environ.get("REQUESTS_CA_BUNDLE")
-    if value is None:
-        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    else:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", value)
-
 
 _template: list[Path] = []
 
