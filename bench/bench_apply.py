@@ -137,13 +137,13 @@ def run_provisioner(root: Path, latency: float) -> Outcome:
 
 def run_per_app(root: Path, latency: float) -> Outcome:
     """The baseline: the same adapters, each app deployed (then verified and written) alone."""
+    from provisioner.appkinds import build_components
     from provisioner.keys import (
         KeyRequest,
         generate_consumer_key,
         generate_consumer_secret,
         generate_many,
     )
-    from provisioner.metadata.build import build_components
     from provisioner.metadata.package import deploy_zip
     from provisioner.salesforce import endpoints
     from provisioner.salesforce.deploy import PollPolicy, deploy

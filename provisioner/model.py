@@ -30,7 +30,9 @@ LOGIN_HOSTS: Mapping[str, str] = {
 }
 
 Environment = Literal["production", "sandbox"]
-AppType = Literal["externalClientApp", "connectedApp"]
+#: An app kind's type name (``externalClientApp``, ``connectedApp``): the schema's ``appType`` enum
+#: lists the ones specs may name, :mod:`provisioner.appkinds` knows what each means.
+AppType = str
 CredentialType = Literal["jwt", "oauth2"]
 PermittedUsers = Literal["adminApprovedPreAuthorized", "allSelfAuthorized"]
 IpRelaxation = Literal["enforce", "bypass", "bypass2fa", "enforceRelaxRefresh"]

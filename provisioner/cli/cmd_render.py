@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from provisioner.render import MARKER, render_files, write_render
+from provisioner.render_package import MARKER, render_files, write_render
 from provisioner.spec import load_desired
 
 RENDER_EPILOG = f"""\b

@@ -88,7 +88,7 @@ class Executor:
 
     def _components(self, app: AppSpec, **material: Any) -> list[Any]:
         """The app's Metadata API components with this run's (or state's) material."""
-        from provisioner.metadata.build import build_components
+        from provisioner.appkinds import build_components
 
         desired = self.ctx.desired
         return build_components(app, desired.orgs[app.org],
@@ -287,11 +287,9 @@ def _forget_apps(state: State, *, names: Sequence[str]) -> None:
 
 
 def _destructive(change: AppChange) -> list[tuple[str, str]]:
-    from provisioner.metadata.build import CONNECTED_APP, eca_full_names
+    from provisioner.appkinds import app_kind
 
-    if change.app_type == "connectedApp":
-        return [(CONNECTED_APP, change.api_name)]
-    return [(t, n) for t, n in eca_full_names(change.api_name).items()]
+    return list(app_kind(change.app_type).component_names(change.api_name).items())
 
 
 def _map_deploy_failure(exc: RemoteError, apps: Sequence[AppSpec]) -> RemoteError:

@@ -90,10 +90,13 @@ def record_id_for(spec: CredentialSpec, app_state: AppState | None) -> str:
 
 
 def my_domain_for(app: AppSpec, cred: CredentialSpec, facts: OrgFacts | None) -> str | None:
-    """The JWT record's ``myDomainUrl``: the spec's, else the org's for External Client Apps."""
+    """The JWT record's ``myDomainUrl``: the spec's, else the org's for app kinds whose logins
+    carry My Domain as audience (External Client Apps)."""
+    from provisioner.appkinds import app_kind
+
     if cred.my_domain_url:
         return cred.my_domain_url.rstrip("/")
-    if app.app_type == "externalClientApp" and facts is not None and facts.my_domain_url:
+    if app_kind(app.app_type).audience_is_my_domain and facts is not None and facts.my_domain_url:
         return facts.my_domain_url.rstrip("/")
     return None
 

@@ -24,7 +24,7 @@ from provisioner.engine.inputs import (
     credential_type,
     record_id_for,
 )
-from provisioner.model import AppSpec, AppType, CredentialSpec, Desired, ImportFileSink
+from provisioner.model import AppSpec, CredentialSpec, Desired, ImportFileSink
 from provisioner.state import State
 
 
@@ -33,7 +33,6 @@ class LiveSnapshot:
     """Everything read from the remote systems for one plan."""
 
     apps: dict[str, LiveApp | None] = field(default_factory=dict)
-    components: dict[str, Any] = field(default_factory=dict)  # app name -> salesforce LiveApp
     credentials: dict[str, LiveCredential | None] = field(default_factory=dict)
     org_facts: dict[str, OrgFacts] = field(default_factory=dict)
     callback_urls: dict[str, str] = field(default_factory=dict)
@@ -51,21 +50,20 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _wanted_by_org(desired: Desired, state: State) -> dict[str, list[tuple[str, str, AppType]]]:
+def _wanted_by_org(desired: Desired, state: State) -> dict[str, list[tuple[str, str, str]]]:
     """(app name, API name, type) to read, per org: apps of the specs and apps in state."""
-    wanted: dict[str, list[tuple[str, str, AppType]]] = {}
+    wanted: dict[str, list[tuple[str, str, str]]] = {}
     for app in desired.apps.values():
         wanted.setdefault(app.org, []).append((app.name, app.api_name, app.app_type))
     for name, st in state.apps.items():
         if name not in desired.apps and st.org in desired.orgs:
-            kind: AppType = "connectedApp" if st.app_type == "connectedApp" else "externalClientApp"
-            wanted.setdefault(st.org, []).append((name, st.api_name, kind))
+            wanted.setdefault(st.org, []).append((name, st.api_name, st.app_type))
     return wanted
 
 
-def _check_connected_app_creation(ctx: RunContext, app: AppSpec) -> str | None:
-    """Ask the org (check-only deploy) whether it lets this Connected App be created."""
-    from provisioner.metadata.build import build_components
+def _check_creation(ctx: RunContext, app: AppSpec) -> str | None:
+    """Ask the org (check-only deploy) whether it lets this app be created."""
+    from provisioner.appkinds import build_components
     from provisioner.metadata.package import deploy_zip
     from provisioner.salesforce.deploy import PollPolicy, check_only_deploy
 
@@ -194,13 +192,14 @@ def read_live(ctx: RunContext, state: State) -> LiveSnapshot:
         )
         views = {}
         for name, live in results[org_name].items():
-            snap.components[name] = live
             snap.apps[name] = LiveApp(live.view) if live is not None else None
             views[name] = live.view.as_dict() if live is not None else None
         snap.digests[f"org/{org_name}"] = _digest(views)
+    from provisioner.appkinds import app_kind
+
     for app in desired.apps.values():
-        if app.app_type == "connectedApp" and snap.apps.get(app.name) is None:
-            refused = _check_connected_app_creation(ctx, app)
+        if app_kind(app.app_type).creation_may_be_refused and snap.apps.get(app.name) is None:
+            refused = _check_creation(ctx, app)
             if refused:
                 snap.creation_refused[app.name] = refused
     snap.callback_urls = resolve_callbacks(ctx)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from provisioner.appkinds import DEFAULT_TYPE, app_kind
 from provisioner.engine.inputs import (
     OrgFacts,
     PlanInputs,
@@ -191,11 +192,12 @@ class Planner:
         if live is None:
             refused = inp.creation_refused.get(app.name)
             if refused:
+                kind = app_kind(app.app_type)
                 self.errors.append(
                     f"{app.source}: app {app.name!r}: org {app.org!r} refuses to create the "
-                    f"Connected App {app.api_name} ({refused}); set appType: externalClientApp "
+                    f"{kind.label} {app.api_name} ({refused}); set appType: {DEFAULT_TYPE} "
                     "(new apps are External Client Apps since Spring '26) or ask Salesforce "
-                    "Support to enable Connected App creation"
+                    f"Support to enable {kind.label} creation"
                 )
             created: list[str] = []
             action: AppAction = "create"
@@ -231,11 +233,12 @@ class Planner:
             notes.append("adopting an app that exists in the org but not in state")
         reasons = self._rotation_reasons(app, st, live.view)
         secret_reason = self._needs_new_secret(app, st)
-        if secret_reason and app.app_type == "connectedApp":
+        kind = app_kind(app.app_type)
+        if secret_reason and not kind.consumer_secret_settable_after_create:
             self.errors.append(
                 f"{app.source}: app {app.name!r}: {secret_reason.replace(': a new one is set', '')}"
-                "; a Connected App's consumer secret cannot be set through the Metadata API "
-                "after creation: move the app to appType: externalClientApp, or drop the oauth2 "
+                f"; a {kind.label}'s consumer secret cannot be set through the Metadata API "
+                f"after creation: move the app to appType: {DEFAULT_TYPE}, or drop the oauth2 "
                 "credential"
             )
             secret_reason = None

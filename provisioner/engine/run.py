@@ -50,6 +50,13 @@ def compute_plan(
 ) -> PlanOutcome:
     """Read-only: the plan for ``paths`` against the live systems and the state."""
     desired = load_specs(paths)
+    return plan_desired(desired, _spec_files(desired, paths), options, progress)
+
+
+def plan_desired(
+    desired: Desired, spec_files: Sequence[Path], options: RunOptions, progress: Progress
+) -> PlanOutcome:
+    """Read-only: the plan for an already loaded desired model (``spec_files`` are digested)."""
     preflight(desired, options.environ)
     store = StateStore(options.state_path)
     state = store.load()
@@ -57,7 +64,7 @@ def compute_plan(
     # Planning only reads: an unencrypted import file may be read; apply still refuses to write it.
     with RunContext(desired, replace(options, allow_plaintext_secrets=True), progress) as ctx:
         snap = read_live(ctx, state)
-        plan = make_plan(plan_inputs(ctx, state, snap, _spec_files(desired, paths)))
+        plan = make_plan(plan_inputs(ctx, state, snap, spec_files))
     if pending:
         note = (f"an interrupted run left {len(pending)} journal entr{'y' if len(pending) == 1 else 'ies'}; "
                 "apply records what finished before it plans")
@@ -161,6 +168,22 @@ def apply(
         if not paths:
             raise UsageError(f"{plan_file} names no spec files", "make it with provisioner plan --out")
     desired = load_specs(paths)
+    return apply_desired(desired, _spec_files(desired, paths), options, progress, confirm,
+                         saved=(saved, plan_file) if saved is not None and plan_file else None,
+                         on_plan=on_plan)
+
+
+def apply_desired(
+    desired: Desired,
+    spec_files: Sequence[Path],
+    options: RunOptions,
+    progress: Progress,
+    confirm: Callable[[Plan], bool],
+    *,
+    saved: tuple[dict[str, Any], Path] | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+) -> tuple[Plan, ApplyResult | None]:
+    """:func:`apply` for an already loaded desired model; ``saved`` is a saved plan to match."""
     preflight(desired, options.environ)
     store = StateStore(options.state_path)
     with locked(store, "apply", progress):
@@ -170,9 +193,9 @@ def apply(
             progress(f"recovered: {line}")
         with RunContext(desired, options, progress) as ctx:
             snap = read_live(ctx, writer.state)
-            plan = make_plan(plan_inputs(ctx, writer.state, snap, _spec_files(desired, paths)))
-            if saved is not None and plan_file is not None:
-                check_saved_plan(saved, plan, plan_file)
+            plan = make_plan(plan_inputs(ctx, writer.state, snap, spec_files))
+            if saved is not None:
+                check_saved_plan(saved[0], plan, saved[1])
             if on_plan is not None:
                 on_plan(plan)
             if not plan.has_changes:
@@ -183,4 +206,7 @@ def apply(
     return plan, result
 
 
-__all__ = ["PlanOutcome", "apply", "compute_plan", "is_plan_file", "locked"]
+__all__ = [
+    "PlanOutcome", "apply", "apply_desired", "compute_plan", "is_plan_file", "locked",
+    "plan_desired",
+]

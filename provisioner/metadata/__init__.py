@@ -7,15 +7,12 @@ from __future__ import annotations
 
 from provisioner.metadata.build import (
     CONNECTED_APP,
-    ECA_CHILD_SUFFIX,
     ECA_GLOBAL,
     ECA_HEADER,
     ECA_OAUTH,
     ECA_OAUTH_POLICIES,
     ECA_POLICIES,
-    build_components,
     default_callback_url,
-    eca_full_names,
     effective_callback_urls,
 )
 from provisioner.metadata.package import (
@@ -37,7 +34,7 @@ from provisioner.metadata.types import (
 )
 from provisioner.metadata.view import (
     AppView,
-    FieldChange,
+    ViewChange,
     certificate_fingerprint,
     desired_view,
     live_view,
@@ -46,7 +43,6 @@ from provisioner.metadata.xml import from_crud, from_xml, to_crud_dict, to_xml
 
 __all__ = [
     "CONNECTED_APP",
-    "ECA_CHILD_SUFFIX",
     "ECA_GLOBAL",
     "ECA_HEADER",
     "ECA_OAUTH",
@@ -58,17 +54,15 @@ __all__ = [
     "TYPES",
     "AppView",
     "Component",
-    "FieldChange",
     "FieldDef",
     "Placeholder",
     "TypeInfo",
-    "build_components",
+    "ViewChange",
     "certificate_fingerprint",
     "default_callback_url",
     "deploy_zip",
     "desired_view",
     "destructive_changes_xml",
-    "eca_full_names",
     "effective_callback_urls",
     "from_crud",
     "from_xml",

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from provisioner.model import LOGIN_HOSTS, AppType, JwtBearerAuth, OrgSpec
+from provisioner.appkinds import app_kind
+from provisioner.model import LOGIN_HOSTS, JwtBearerAuth, OrgSpec
 
 
 class RunningOrg(Protocol):
@@ -67,9 +68,10 @@ def token_url(org: OrgSpec, conn: RunningOrg | None = None) -> str:
     return my_domain_url(org, conn) or login_host(org, conn)
 
 
-def token_audience(org: OrgSpec, app_type: AppType, conn: RunningOrg | None = None) -> str:
-    """The ``aud`` claim for an app's JWT login: My Domain for ECAs, login host for Connected Apps."""
-    if app_type == "externalClientApp":
+def token_audience(org: OrgSpec, app_type: str, conn: RunningOrg | None = None) -> str:
+    """The ``aud`` claim for an app's JWT login: My Domain for kinds that want it (External
+    Client Apps), else the login host (Connected Apps)."""
+    if app_kind(app_type).audience_is_my_domain:
         return my_domain_url(org, conn) or login_host(org, conn)
     return login_host(org, conn)
 

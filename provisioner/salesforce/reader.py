@@ -1,9 +1,8 @@
-"""Read the apps that exist in an org: both app types, ten components a call, orgs in parallel.
+"""Read the apps that exist in an org: every app kind, ten components a call, orgs in parallel.
 
-A Connected App is one ``ConnectedApp`` component; an External Client App is five components
-whose ``fullName`` follows :func:`provisioner.metadata.eca_full_names` (``NAME``, ``NAME_oauth``,
-``NAME_glbloauth``, ``NAME_oauthPlcy``, ``NAME_plcy``). Each type is read with ``readMetadata`` in
-batches of at most ten names (the Metadata API's limit). A name the org does not have comes back
+Each app's kind (:mod:`provisioner.appkinds`) names the components it consists of; every
+component type is read with ``readMetadata`` in batches of at most ten names (the Metadata API's
+limit), the types side by side. A name the org does not have comes back
 as an empty record whose ``fullName`` is nil: that component is absent. Records become
 :class:`provisioner.metadata.Component` values (consumer secrets are never returned by reads).
 """
@@ -15,38 +14,28 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from provisioner.appkinds import app_kind, kinds
 from provisioner.errors import ProvisionerError
-from provisioner.metadata import (
-    CONNECTED_APP,
-    ECA_HEADER,
-    AppView,
-    Component,
-    eca_full_names,
-    from_crud,
-    live_view,
-)
-from provisioner.model import AppType
+from provisioner.metadata import AppView, Component, from_crud
 from provisioner.salesforce.connection import OrgConnection
 
 #: The Metadata API's limit for readMetadata and the other CRUD calls.
 BATCH_SIZE = 10
-ECA_TYPES: tuple[str, ...] = tuple(eca_full_names("X"))
-_APP_TYPES: Mapping[str, AppType] = {ECA_HEADER: "externalClientApp", CONNECTED_APP: "connectedApp"}
 
 
 @dataclass(frozen=True)
-class LiveApp:
-    """An app as the org has it: the components found, and the ECA component types missing."""
+class OrgApp:
+    """An app as the org has it: the components found, and the component types missing."""
 
     api_name: str
-    app_type: AppType
+    app_type: str
     components: tuple[Component, ...]
     missing: tuple[str, ...] = ()
 
     @property
     def view(self) -> AppView:
         """The normalised view the planner compares with the desired one."""
-        return live_view(self.components)
+        return app_kind(self.app_type).live_view({c.type: c for c in self.components})
 
     def component(self, type_name: str) -> Component | None:
         """The component of ``type_name``, when the org has it."""
@@ -85,63 +74,59 @@ def read_components(
 
 
 def read_apps(
-    conn: OrgConnection, wanted: Sequence[tuple[str, AppType]]
-) -> dict[str, LiveApp | None]:
-    """The live state of each wanted app (``None`` when the org has none of its components)."""
-    ca_names = [name for name, kind in wanted if kind == "connectedApp"]
-    eca_names = [name for name, kind in wanted if kind == "externalClientApp"]
-    out: dict[str, LiveApp | None] = {}
-    if ca_names:
-        found = read_components(conn, CONNECTED_APP, ca_names)
-        for name in ca_names:
-            comp = found.get(name)
-            out[name] = LiveApp(name, "connectedApp", (comp,)) if comp else None
-    if eca_names:
-        # The five component types are independent reads: issue them side by side (a bounded
-        # few at a time), so an org's read costs about one type's round trips, not five.
+    conn: OrgConnection, wanted: Sequence[tuple[str, str]]
+) -> dict[str, OrgApp | None]:
+    """The live state of each wanted ``(api name, app type)`` (None when the org has none of its
+    components)."""
+    requests: dict[str, list[str]] = {}
+    for api_name, type_name in wanted:
+        for comp_type, full_name in app_kind(type_name).component_names(api_name).items():
+            requests.setdefault(comp_type, []).append(full_name)
+    found: dict[str, dict[str, Component]] = {}
+    if len(requests) == 1:
+        ((comp_type, names),) = requests.items()
+        found[comp_type] = read_components(conn, comp_type, names)
+    elif requests:
+        # The component types are independent reads: issue them side by side, so an org's read
+        # costs about one type's round trips, not one per type.
         _ = conn.sf.mdapi  # build the shared zeep client once, before the threads use it
-        with ThreadPoolExecutor(max_workers=len(ECA_TYPES)) as pool:
-            futures = {
-                t: pool.submit(read_components, conn, t, [eca_full_names(n)[t] for n in eca_names])
-                for t in ECA_TYPES
-            }
-            by_type = {t: futures[t].result() for t in ECA_TYPES}
-        for name in eca_names:
-            names = eca_full_names(name)
-            comps = tuple(by_type[t][names[t]] for t in ECA_TYPES if names[t] in by_type[t])
-            missing = tuple(t for t in ECA_TYPES if names[t] not in by_type[t])
-            out[name] = LiveApp(name, "externalClientApp", comps, missing) if comps else None
+        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+            futures = {t: pool.submit(read_components, conn, t, n) for t, n in requests.items()}
+            found = {t: f.result() for t, f in futures.items()}
+    out: dict[str, OrgApp | None] = {}
+    for api_name, type_name in wanted:
+        parts = app_kind(type_name).assemble(api_name, found)
+        out[api_name] = OrgApp(api_name, type_name, *parts) if parts is not None else None
     return out
 
 
-def list_app_types(conn: OrgConnection) -> dict[str, AppType]:
+def list_app_types(conn: OrgConnection) -> dict[str, str]:
     """Every app in the org by API name, with its type (one ``listMetadata`` call)."""
+    by_header = {k.header_type: k.type_name for k in kinds().values()}
 
-    def list_both(sf: Any) -> Any:
-        queries = [sf.mdapi.ListMetadataQuery(type=t) for t in _APP_TYPES]
+    def list_all(sf: Any) -> Any:
+        queries = [sf.mdapi.ListMetadataQuery(type=t) for t in by_header]
         return sf.mdapi.list_metadata(queries)
 
-    apps: dict[str, AppType] = {}
-    for item in _as_list(
-        conn.call("listMetadata ExternalClientApplication, ConnectedApp", list_both)
-    ):
+    apps: dict[str, str] = {}
+    for item in _as_list(conn.call(f"listMetadata {', '.join(by_header)}", list_all)):
         values = getattr(item, "__values__", item)
-        kind = _APP_TYPES.get(str(values.get("type")))
+        kind = by_header.get(str(values.get("type")))
         if kind and values.get("fullName"):
             apps[str(values["fullName"])] = kind
     return dict(sorted(apps.items()))
 
 
 def list_apps(conn: OrgConnection) -> list[str]:
-    """The API names of every External Client App and Connected App in the org, sorted."""
+    """The API names of every app of every kind in the org, sorted."""
     return list(list_app_types(conn))
 
 
 def read_orgs(
     connections: Mapping[str, OrgConnection],
-    wanted_by_org: Mapping[str, Sequence[tuple[str, AppType]]],
+    wanted_by_org: Mapping[str, Sequence[tuple[str, str]]],
     max_workers: int = 4,
-) -> dict[str, dict[str, LiveApp | None]]:
+) -> dict[str, dict[str, OrgApp | None]]:
     """:func:`read_apps` for several orgs at once (independent orgs, at most ``max_workers``).
 
     Every org is read to the end; then the first failure, in org-name order, is raised.
@@ -151,7 +136,7 @@ def read_orgs(
         return {}
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(names)))) as pool:
         futures = {n: pool.submit(read_apps, connections[n], wanted_by_org[n]) for n in names}
-        results: dict[str, dict[str, LiveApp | None]] = {}
+        results: dict[str, dict[str, OrgApp | None]] = {}
         failure: ProvisionerError | None = None
         for name in names:
             try:

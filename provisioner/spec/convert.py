@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from provisioner import model as m
+from provisioner.appkinds import DEFAULT_TYPE
 from provisioner.scopes import to_metadata_all
 from provisioner.spec.reader import Document
 from provisioner.spec.rules import default_api_name, format_api_version
@@ -146,7 +147,7 @@ def to_app(doc: Document, environment: m.Environment) -> m.AppSpec:
         name=name,
         api_name=spec.get("apiName") or default_api_name(name),
         org=spec["org"],
-        app_type=spec.get("appType", "externalClientApp"),
+        app_type=spec.get("appType", DEFAULT_TYPE),
         label=spec["label"],
         contact_email=spec["contactEmail"],
         source=doc.start,

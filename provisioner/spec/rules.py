@@ -5,14 +5,12 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from provisioner.model import AppType
+from provisioner.appkinds import app_kind
 
 # Developer-name rules as Salesforce documents them for the DeveloperName of
-# ExternalClientApplication (Object Reference, "ExternalClientApplication": at most 40 characters,
-# begins with a letter, only underscores and alphanumerics, no trailing underscore, no two
-# consecutive underscores). A Connected App's name field holds 80 characters (Field Reference,
-# "ConnectedApplication": Name, length 80), with the same character rules.
-API_NAME_MAX: dict[str, int] = {"externalClientApp": 40, "connectedApp": 80}
+# ExternalClientApplication (Object Reference, "ExternalClientApplication": begins with a letter,
+# only underscores and alphanumerics, no trailing underscore, no two consecutive underscores);
+# Connected App names follow the same character rules. Each app kind knows its length limit.
 _API_NAME_CHARS = re.compile(r"^[A-Za-z0-9_]+$")
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1"})
 
@@ -22,7 +20,7 @@ def default_api_name(metadata_name: str) -> str:
     return metadata_name.replace("-", "_")
 
 
-def api_name_problems(name: str, app_type: AppType) -> list[str]:
+def api_name_problems(name: str, app_type: str) -> list[str]:
     """Why ``name`` is not a valid API name for this app type (empty when it is)."""
     out: list[str] = []
     if not name:
@@ -35,7 +33,7 @@ def api_name_problems(name: str, app_type: AppType) -> list[str]:
         out.append("must not contain two consecutive underscores")
     if name.endswith("_"):
         out.append("must not end with an underscore")
-    limit = API_NAME_MAX[app_type]
+    limit = app_kind(app_type).api_name_max
     if len(name) > limit:
         out.append(f"is {len(name)} characters long; an {app_type} API name takes at most {limit}")
     return out

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from provisioner import model as m
+from provisioner.appkinds import DEFAULT_TYPE, app_kind
 from provisioner.spec.problems import ProblemSink
 from provisioner.spec.reader import Document
 from provisioner.spec.rules import api_name_problems, api_version_number, url_problem
@@ -119,13 +120,11 @@ def check_app(sink: ProblemSink, doc: Document, app: m.AppSpec, checked: Checked
             )
     if app.org not in checked.known[m.KIND_ORG]:
         _unknown(sink, doc, "spec.org", m.KIND_ORG, app.org, checked.known[m.KIND_ORG])
-    if app.app_type == "connectedApp":
+    warning = app_kind(app.app_type).spec_warning
+    if warning:
         sink.warning(
-            doc.location("spec.appType"),
-            "Salesforce blocks creating new Connected Apps since Spring '26; adopting and "
-            "updating an existing one works",
-            "spec.appType",
-            "use appType: externalClientApp for a new app",
+            doc.location("spec.appType"), warning, "spec.appType",
+            f"use appType: {DEFAULT_TYPE} for a new app",
         )
     _check_callbacks(sink, doc, app, checked)
     _check_certificate(sink, doc, app)

@@ -7,12 +7,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from provisioner.appkinds import build_components
+from provisioner.appkinds.external_client_app import full_names as eca_full_names
 from provisioner.errors import PlanError, RemoteError
 from provisioner.metadata import (
     Component,
     Placeholder,
-    build_components,
-    eca_full_names,
     from_crud,
     from_xml,
     to_crud_dict,

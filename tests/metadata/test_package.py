@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import zipfile
 
+from provisioner.appkinds import build_components
 from provisioner.metadata import (
-    build_components,
     deploy_zip,
     from_xml,
     package_files,

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from provisioner.cli.main import cli, main
 from provisioner.errors import SpecError, UsageError
-from provisioner.render import MARKER, render_files
+from provisioner.render_package import MARKER, render_files
 from provisioner.spec import load_desired
 from tests.metadata.wsdl import validate
 

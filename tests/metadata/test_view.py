@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from provisioner.appkinds import build_components
 from provisioner.metadata import (
     AppView,
     Component,
-    build_components,
     certificate_fingerprint,
     desired_view,
     from_xml,

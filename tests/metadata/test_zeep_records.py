@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from provisioner.appkinds import build_components
 from provisioner.metadata import (
     METADATA_NS,
-    build_components,
     desired_view,
     from_crud,
     live_view,

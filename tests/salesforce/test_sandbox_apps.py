@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from provisioner.appkinds import build_components
 from provisioner.errors import RemoteError
 from provisioner.keys import generate_consumer_key, generate_consumer_secret, generate_key_material
-from provisioner.metadata import ECA_OAUTH, Component, build_components, deploy_zip
+from provisioner.metadata import ECA_OAUTH, Component, deploy_zip
 from provisioner.model import AppSpec, OrgSpec
 from provisioner.salesforce.connection import OrgConnection, connect
 from provisioner.salesforce.deploy import (

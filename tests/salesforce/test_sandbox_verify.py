@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from provisioner.appkinds import build_components
 from provisioner.errors import VerificationError
 from provisioner.keys import KeyMaterial, generate_consumer_key, generate_key_material
-from provisioner.metadata import build_components, deploy_zip
+from provisioner.metadata import deploy_zip
 from provisioner.model import OAuthPolicies
 from provisioner.salesforce import endpoints
 from provisioner.salesforce.auth import jwt_bearer_token

@@ -21,8 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from provisioner.appkinds import app_kind, build_components
 from provisioner.errors import ProvisionerError, UsageError
-from provisioner.metadata import CONNECTED_APP, Component, build_components, package_files
+from provisioner.metadata import Component, package_files
 from provisioner.model import AppSpec, CredentialSpec, Desired, OrgSpec
 from provisioner.secret import REDACTED, Secret
 from provisioner.workflow2.records import (
@@ -63,11 +64,12 @@ def _org_files(desired: Desired, org: OrgSpec) -> list[RenderedFile]:
             summary = f"manifest: {len(components)} components, API {org.api_version}"
         else:
             app = owner[path]
-            kind = "Connected App" if app.app_type == "connectedApp" else "External Client App"
+            kind = app_kind(app.app_type)
             comp = next(c for c in components if c.path == path)
-            summary = f"{comp.type} {comp.full_name} ({kind} {app.name})"
-            if comp.type == CONNECTED_APP:
-                summary += "; creating one needs Salesforce Support in Spring '26+ orgs"
+            summary = f"{comp.type} {comp.full_name} ({kind.label} {app.name})"
+            note = kind.note_for(comp)
+            if note:
+                summary += f"; {note}"
         out.append(RenderedFile(f"{org.name}/{path}", data, summary))
     return out
 
@@ -79,7 +81,7 @@ def credential_record(desired: Desired, app: AppSpec, cred: CredentialSpec) -> C
     if cred.type == "jwt":
         org = desired.orgs[app.org]
         my_domain = cred.my_domain_url
-        if my_domain is None and app.app_type == "externalClientApp":
+        if my_domain is None and app_kind(app.app_type).audience_is_my_domain:
             my_domain = org.my_domain_url  # ECAs on many orgs need My Domain as the audience
         return build_jwt_record(
             id=record_id,

@@ -1,0 +1,87 @@
+"""The protocol every app kind implements: what differs between Salesforce app types.
+
+An *app kind* is one Salesforce app type (External Client App, Connected App). The engine, the
+org reader, render and the spec checks never branch on a type name: they ask the kind of an app
+(:func:`provisioner.appkinds.app_kind`) for what differs: the components to build and their
+names, what to read from an org and how to put it together, the members a destroy deletes, the
+JWT audience its logins carry, whether a consumer secret can be set after creation, and whether
+an org may refuse to create one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from provisioner.metadata.types import Component
+from provisioner.metadata.view import AppView
+from provisioner.model import AppSpec, OrgSpec
+from provisioner.secret import Secret
+
+
+@dataclass(frozen=True)
+class Material:
+    """What an apply generated (or state keeps) for one app's components; all optional."""
+
+    certificate_pem: str | None = None
+    consumer_key: str | None = None
+    consumer_secret: Secret | None = None
+
+
+class AppKind(Protocol):
+    """One Salesforce app type, as everything outside its module sees it."""
+
+    #: The spec's ``appType`` value (also kept in state and plans).
+    type_name: str
+    #: How people call it ("External Client App").
+    label: str
+    #: Metadata type whose ``listMetadata`` answer names every app of this kind in an org.
+    header_type: str
+    #: Every metadata type one app of this kind consists of.
+    component_types: tuple[str, ...]
+    #: Longest API name Salesforce accepts for it.
+    api_name_max: int
+    #: Whether a new consumer secret can be deployed to an existing app.
+    consumer_secret_settable_after_create: bool
+    #: Whether an org may refuse to create one (then plan asks the org with a check-only deploy).
+    creation_may_be_refused: bool
+    #: Whether its JWT logins carry the org's My Domain URL as audience (else the login host).
+    audience_is_my_domain: bool
+    #: Shown by ``validate`` for every app of this kind (None: nothing to say).
+    spec_warning: str | None
+
+    def build(
+        self,
+        app: AppSpec,
+        org: OrgSpec,
+        callback_urls: Sequence[str],
+        material: Material,
+        *,
+        placeholders: bool = False,
+    ) -> list[Component]:
+        """The components that deploy ``app``, in package order."""
+        ...
+
+    def component_names(self, api_name: str) -> dict[str, str]:
+        """``{metadata type: fullName}`` of the components of app ``api_name``."""
+        ...
+
+    def assemble(
+        self, api_name: str, found: Mapping[str, Mapping[str, Component]]
+    ) -> tuple[tuple[Component, ...], tuple[str, ...]] | None:
+        """The app's components among ``found`` (``{type: {fullName: Component}}`` read from the
+        org) and the types missing; None when the org has none of them."""
+        ...
+
+    def desired_extras(self) -> dict[str, Any]:
+        """View fields only this kind has, with the values every app of it should have."""
+        ...
+
+    def live_view(self, by_type: Mapping[str, Component]) -> AppView:
+        """The comparable view of an app read back (``{type: Component}``)."""
+        ...
+
+    def note_for(self, component: Component) -> str | None:
+        """A note ``render`` shows next to one of its component files (None: nothing)."""
+        ...

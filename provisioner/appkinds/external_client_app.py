@@ -1,0 +1,211 @@
+"""External Client Apps: the default for new apps (Salesforce stopped new Connected Apps in
+Spring '26).
+
+An External Client App is five components. The Metadata API guide leaves the children's
+``fullName`` free; new apps get the names Setup gives them (and that ``sf project retrieve`` shows
+for apps created there): ``NAME`` (header), ``NAME_oauth`` (OAuth settings), ``NAME_glbloauth``
+(global OAuth settings), ``NAME_oauthPlcy`` (OAuth policies) and ``NAME_plcy`` (plugin policies).
+Its JWT logins carry the org's My Domain URL as audience, and a new consumer secret can be set on
+an existing app's global OAuth settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from provisioner.appkinds.base import Material
+from provisioner.metadata.build import (
+    ECA_GLOBAL,
+    ECA_HEADER,
+    ECA_OAUTH,
+    ECA_OAUTH_POLICIES,
+    ECA_POLICIES,
+    IP_RELAXATION,
+    PERMITTED_USERS,
+    REFRESH_TYPES,
+    certificate_field,
+    common_header,
+    generated_fields,
+    joined_callback_urls,
+)
+from provisioner.metadata.types import Component, FieldValue
+from provisioner.metadata.view import (
+    AppView,
+    certificate_view,
+    scopes_view,
+    split,
+    text,
+    whole_minutes,
+)
+from provisioner.model import AppSpec, OrgSpec
+from provisioner.scopes import to_metadata_all
+
+#: Child type -> the suffix appended to the app's API name to form its fullName.
+CHILD_SUFFIX: Mapping[str, str] = {
+    ECA_OAUTH: "_oauth",
+    ECA_GLOBAL: "_glbloauth",
+    ECA_OAUTH_POLICIES: "_oauthPlcy",
+    ECA_POLICIES: "_plcy",
+}
+TYPES: tuple[str, ...] = (ECA_HEADER, *CHILD_SUFFIX)
+
+_IP_FROM_ECA = {eca.lower(): spec for spec, (_, eca) in IP_RELAXATION.items()}
+_PERMITTED_FROM_ECA = {v.lower(): k for k, v in PERMITTED_USERS.items()}
+_REFRESH_FROM_ECA = {eca.lower(): spec for spec, (_, eca) in REFRESH_TYPES.items()}
+
+
+def full_names(api_name: str) -> dict[str, str]:
+    """``{type: fullName}`` of the five components of External Client App ``api_name``."""
+    return {ECA_HEADER: api_name, **{t: api_name + s for t, s in CHILD_SUFFIX.items()}}
+
+
+def _refresh(policies: Mapping[str, FieldValue]) -> str | None:
+    raw = text(policies.get("refreshTokenPolicyType"))
+    if raw is None:
+        return None
+    spec_type = _REFRESH_FROM_ECA.get(raw.lower(), raw)
+    if spec_type in ("specificLifetime", "specificInactivity"):
+        period = policies.get("refreshTokenValidityPeriod")
+        unit = (text(policies.get("refreshTokenValidityUnit")) or "days").lower()
+        return f"{spec_type}:{period}:{unit}"
+    return spec_type
+
+
+class ExternalClientAppKind:
+    """The ``externalClientApp`` app type."""
+
+    type_name = "externalClientApp"
+    label = "External Client App"
+    header_type = ECA_HEADER
+    component_types: tuple[str, ...] = TYPES
+    # An ECA's API name holds 40 characters (Setup's limit for the External Client App name).
+    api_name_max = 40
+    consumer_secret_settable_after_create = True
+    creation_may_be_refused = False
+    audience_is_my_domain = True
+    spec_warning: str | None = None
+
+    def build(
+        self,
+        app: AppSpec,
+        org: OrgSpec,
+        callback_urls: Sequence[str],
+        material: Material,
+        *,
+        placeholders: bool = False,
+    ) -> list[Component]:
+        """The header and its four children, in package order."""
+        policies = app.policies
+        names = full_names(app.api_name)
+        parent = {"externalClientApplication": app.api_name}
+        header: dict[str, FieldValue] = {
+            **common_header(app),
+            "distributionState": "Local",
+            "label": app.label,
+        }
+        oauth: dict[str, FieldValue] = {**parent, "label": names[ECA_OAUTH]}
+        scopes = to_metadata_all(app.scopes)
+        if scopes:
+            oauth["commaSeparatedOauthScopes"] = ",".join(scopes)
+        global_oauth: dict[str, FieldValue] = {
+            "callbackUrl": joined_callback_urls(org, callback_urls)
+        }
+        cert = certificate_field(app, material.certificate_pem, placeholders)
+        if cert is not None:
+            global_oauth["certificate"] = cert
+        global_oauth.update(generated_fields(app, material, placeholders))
+        global_oauth.update(parent)
+        global_oauth["label"] = names[ECA_GLOBAL]
+        refresh = policies.refresh_token
+        oauth_policies: dict[str, FieldValue] = {**parent}
+        permsets = tuple(sorted(set(app.pre_authorized_permission_sets)))
+        profiles = tuple(sorted(set(app.pre_authorized_profiles)))
+        if permsets:
+            oauth_policies["commaSeparatedPermissionSet"] = ",".join(permsets)
+        if profiles:
+            oauth_policies["commaSeparatedProfile"] = ",".join(profiles)
+        oauth_policies["ipRelaxationPolicyType"] = IP_RELAXATION[policies.ip_relaxation][1]
+        oauth_policies["label"] = names[ECA_OAUTH_POLICIES]
+        oauth_policies["permittedUsersPolicyType"] = PERMITTED_USERS[policies.permitted_users]
+        oauth_policies["refreshTokenPolicyType"] = REFRESH_TYPES[refresh.type][1]
+        if refresh.type in ("specificLifetime", "specificInactivity"):
+            oauth_policies["refreshTokenValidityPeriod"] = int(refresh.value or 0)
+            oauth_policies["refreshTokenValidityUnit"] = (refresh.unit or "days").capitalize()
+        if policies.session_timeout_minutes is not None:
+            oauth_policies["sessionTimeoutInMinutes"] = policies.session_timeout_minutes
+        plugin: dict[str, FieldValue] = {
+            **parent,
+            "isEnabled": True,
+            "isOauthPluginEnabled": True,
+            "label": names[ECA_POLICIES],
+        }
+        return [
+            Component(ECA_HEADER, names[ECA_HEADER], header),
+            Component(ECA_OAUTH, names[ECA_OAUTH], oauth),
+            Component(ECA_GLOBAL, names[ECA_GLOBAL], global_oauth),
+            Component(ECA_OAUTH_POLICIES, names[ECA_OAUTH_POLICIES], oauth_policies),
+            Component(ECA_POLICIES, names[ECA_POLICIES], plugin),
+        ]
+
+    def component_names(self, api_name: str) -> dict[str, str]:
+        """The header's and its children's names."""
+        return full_names(api_name)
+
+    def assemble(
+        self, api_name: str, found: Mapping[str, Mapping[str, Component]]
+    ) -> tuple[tuple[Component, ...], tuple[str, ...]] | None:
+        """The components the org has and the types it lacks; None when it has none."""
+        names = full_names(api_name)
+        have = {t: found.get(t, {}).get(names[t]) for t in TYPES}
+        comps = tuple(c for c in have.values() if c is not None)
+        if not comps:
+            return None
+        return comps, tuple(t for t, c in have.items() if c is None)
+
+    def desired_extras(self) -> dict[str, Any]:
+        """The OAuth plugin must be on, or no OAuth flow works."""
+        return {"plugin_enabled": True}
+
+    def live_view(self, by_type: Mapping[str, Component]) -> AppView:
+        """The view of the components read back; missing children leave their fields empty (so
+        the planner sees them as drift)."""
+
+        def of(type_name: str) -> Mapping[str, FieldValue]:
+            component = by_type.get(type_name)
+            return component.fields if component is not None else {}
+
+        header, oauth, glob = of(ECA_HEADER), of(ECA_OAUTH), of(ECA_GLOBAL)
+        policies, plugin = of(ECA_OAUTH_POLICIES), of(ECA_POLICIES)
+        ip = text(policies.get("ipRelaxationPolicyType"))
+        permitted = text(policies.get("permittedUsersPolicyType"))
+        plugin_on: bool | None = None
+        if ECA_POLICIES in by_type:
+            plugin_on = plugin.get("isEnabled") is True and plugin.get("isOauthPluginEnabled") is True
+        return AppView(
+            app_type=self.type_name,
+            label=text(header.get("label")),
+            contact_email=text(header.get("contactEmail")),
+            contact_phone=text(header.get("contactPhone")),
+            description=text(header.get("description")),
+            callback_urls=split(glob.get("callbackUrl"), "\n\r,"),
+            scopes=scopes_view(split(oauth.get("commaSeparatedOauthScopes"))),
+            certificate_fingerprint=certificate_view(glob.get("certificate")),
+            permitted_users=_PERMITTED_FROM_ECA.get(permitted.lower(), permitted)
+            if permitted
+            else None,
+            ip_relaxation=_IP_FROM_ECA.get(ip.lower(), ip) if ip else None,
+            refresh_token=_refresh(policies),
+            session_timeout_minutes=whole_minutes(policies.get("sessionTimeoutInMinutes")),
+            profiles=split(policies.get("commaSeparatedProfile")),
+            permission_sets=split(policies.get("commaSeparatedPermissionSet")),
+            consumer_key=text(glob.get("consumerKey")),
+            plugin_enabled=plugin_on,
+        )
+
+    def note_for(self, component: Component) -> str | None:
+        """Nothing to add."""
+        return None
+
+
+KIND = ExternalClientAppKind()
