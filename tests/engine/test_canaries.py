@@ -45,7 +45,7 @@ def test_no_secret_appears_in_outputs_logs_or_files(
     run("plan", ws.specs, *state, "--show-unchanged", "--detailed-exitcode")
     run("rotate", ws.specs, *state, "--app", "billing", "--auto-approve")
     # A rotation whose login fails (rollback), then a deploy the org refuses.
-    ws.write_org(delay=2.0)
+    ws.write_org(delay=3600.0)  # the new certificate never propagates within the timeout
     run("rotate", ws.specs, *state, "--app", "billing", "--auto-approve", "--verify-timeout", "0.3",
         expect=1)
     ws.write_org(delay=0.0)

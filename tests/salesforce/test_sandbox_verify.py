@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,9 +32,22 @@ FAST = PollPolicy(initial=0.05, max_interval=0.2, timeout=20)
 
 @pytest.fixture
 def slow_org(tmp_path: Path) -> Iterator[OrgConnection]:
-    """A sandbox whose app changes reach the token endpoint only after 1 s."""
-    with connect(sandbox_org(tmp_path / "sb", propagation_delay=1.0)) as c:
+    """A sandbox whose app changes reach the token endpoint only when the test settles them
+    (:func:`settle_on_first_wait`): the delay is an hour, so no load can make one arrive early."""
+    with connect(sandbox_org(tmp_path / "sb", propagation_delay=3600.0)) as c:
         yield c
+
+
+def settle_on_first_wait(conn: OrgConnection, waits: list[VerifyWait]) -> Callable[[VerifyWait], None]:
+    """An ``on_wait`` that records each wait and lets propagation finish at the first one."""
+    assert conn.sandbox is not None
+    org = conn.sandbox.org
+
+    def on_wait(wait: VerifyWait) -> None:
+        waits.append(wait)
+        if len(waits) == 1:
+            assert org.settle_propagation() >= 1
+    return on_wait
 
 
 def _deploy_app(
@@ -81,8 +94,9 @@ def test_waits_through_propagation_then_succeeds(slow_org: OrgConnection) -> Non
     key = generate_consumer_key()
     material = _deploy_app(slow_org, "Fresh_App", consumer_key=key)
     waits: list[VerifyWait] = []
-    login = _verify(slow_org, key, material.private_key, timeout=10, on_wait=waits.append)
-    assert login.attempts >= 2 and waits
+    login = _verify(slow_org, key, material.private_key, timeout=60,
+                    on_wait=settle_on_first_wait(slow_org, waits))
+    assert login.attempts == 2 and len(waits) == 1
     assert "does not know the consumer key" in waits[0].cause
     assert login.username == INTEGRATION_USER and login.org_id
     assert login.audience == login.token_url == slow_org.instance_url
@@ -91,12 +105,13 @@ def test_waits_through_propagation_then_succeeds(slow_org: OrgConnection) -> Non
 def test_certificate_change_is_waited_for(slow_org: OrgConnection) -> None:
     key = generate_consumer_key()
     first = _deploy_app(slow_org, "Rotating_App", consumer_key=key)
-    _verify(slow_org, key, first.private_key, timeout=10)
+    _verify(slow_org, key, first.private_key, timeout=60, on_wait=settle_on_first_wait(slow_org, []))
     second = _deploy_app(slow_org, "Rotating_App", consumer_key=None)  # update: key never resent
     waits: list[VerifyWait] = []
-    login = _verify(slow_org, key, second.private_key, timeout=10, on_wait=waits.append)
-    assert waits and "does not match" in waits[0].cause
-    assert login.attempts >= 2
+    login = _verify(slow_org, key, second.private_key, timeout=60,
+                    on_wait=settle_on_first_wait(slow_org, waits))
+    assert len(waits) == 1 and "does not match" in waits[0].cause
+    assert login.attempts == 2
 
 
 def test_short_timeout_fails_precisely(slow_org: OrgConnection, canary_key_pem: str) -> None:

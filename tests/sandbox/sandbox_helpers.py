@@ -41,7 +41,7 @@ _SESSION = requests.Session()  # keep-alive: a TLS handshake per token request i
 
 def token_request(url: str, data: dict[str, str]) -> requests.Response:
     """POST to the sandbox token endpoint (TLS verified through REQUESTS_CA_BUNDLE)."""
-    return _SESSION.post(f"{url}/services/oauth2/token", data=data, timeout=10)
+    return _SESSION.post(f"{url}/services/oauth2/token", data=data, timeout=120)  # bounded, generous on a busy machine
 
 
 def jwt_login(srv: SandboxServer, client_id: str | None = None, username: str | None = None,
@@ -157,7 +157,7 @@ def md_file(type_name: str, body: str) -> str:
             f'<{type_name} xmlns="http://soap.sforce.com/2006/04/metadata">{body}</{type_name}>')
 
 
-def wait_deploy(sf: Salesforce, job_id: str, timeout: float = 10.0) -> dict[str, Any]:
+def wait_deploy(sf: Salesforce, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
     """Poll checkDeployStatus (bounded) until the deploy is done."""
     deadline = time.monotonic() + timeout
     while True:

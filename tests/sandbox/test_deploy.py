@@ -186,7 +186,8 @@ def test_zeep_parses_deploy_and_retrieve_results(sandbox: SandboxServer, sf: Sal
                                                           members=["Missing"])],
             version="63.0"))
     job = md._service.retrieve(request, _soapheaders=[md._session_header])
-    for _ in range(100):
+    deadline = time.monotonic() + 120  # bounded, generous on a busy machine
+    while time.monotonic() < deadline:
         res = md._service.checkRetrieveStatus(job.id, True,
                                               _soapheaders=[md._session_header])
         res = res.body.result if hasattr(res, "body") else res
@@ -205,7 +206,8 @@ def test_zeep_parses_deploy_and_retrieve_results(sandbox: SandboxServer, sf: Sal
 def test_simple_salesforce_retrieve_helpers(sf: Salesforce) -> None:
     job, state = sf.mdapi.retrieve("0", unpackaged={"ExternalClientApplication": ["*"]})
     assert state == "Queued"
-    for _ in range(100):
+    deadline = time.monotonic() + 120  # bounded, generous on a busy machine
+    while time.monotonic() < deadline:
         status, _, _ = sf.mdapi.check_retrieve_status(job)
         if status == "Succeeded":
             break

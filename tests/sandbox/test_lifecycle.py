@@ -64,14 +64,15 @@ def test_port_taken_falls_back_to_a_free_one(make_sandbox: Make) -> None:
 
 
 def test_new_app_and_new_certificate_propagate_after_the_delay(make_sandbox: Make) -> None:
-    srv = make_sandbox(propagation_delay=0.6)
+    # An hour's delay, ended by settle_propagation(): no load can make a change arrive early.
+    srv = make_sandbox(propagation_delay=3600.0)
     sf = client_for(srv)
     key, cert = keypair(1)
     create_eca(sf, "Slow_App", key="SlowAppKey001", cert=cert)
     early = jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key)
     assert early.json() == {"error": "invalid_client_id",
                             "error_description": "client identifier invalid"}
-    time.sleep(0.7)
+    assert srv.org.settle_propagation() >= 1
     assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key).status_code == 200
     key2, cert2 = keypair(2)
     sf.mdapi.ExtlClntAppGlobalOauthSettings.update([sf.mdapi.ExtlClntAppGlobalOauthSettings(
@@ -80,7 +81,7 @@ def test_new_app_and_new_certificate_propagate_after_the_delay(make_sandbox: Mak
     bad = {"error": "invalid_grant", "error_description": "invalid assertion"}
     assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key).json() == bad  # hard cutover
     assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key2).json() == bad  # not yet
-    time.sleep(0.7)
+    assert srv.org.settle_propagation() == 1  # only the certificate change was pending
     assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key2).status_code == 200
     assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key).json() == bad
 

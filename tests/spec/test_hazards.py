@@ -77,7 +77,7 @@ def test_billion_laughs_is_rejected_quickly(tmp_path: Path) -> None:
     f.write_text("\n".join(lines) + "\n")
     started = time.monotonic()
     result = check_paths([f])
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # expanding it would take minutes and gigabytes
     assert result.desired is None
     aliases = [p for p in result.errors if p.message == "YAML aliases (*name) are not supported"]
     assert len(aliases) == 8 * 9  # each written alias once: nothing was expanded
