@@ -181,6 +181,10 @@ class ApiSink:
 
     type: Literal["api"] = "api"
 
+    def secret_refs(self) -> tuple[SecretRef, ...]:
+        """The secrets this sink needs besides the instance's API key: none."""
+        return ()
+
 
 @dataclass(frozen=True)
 class ImportFileSink:
@@ -189,6 +193,10 @@ class ImportFileSink:
     path: Path
     encryption_key: SecretRef | None = None
     type: Literal["importFile"] = "importFile"
+
+    def secret_refs(self) -> tuple[SecretRef, ...]:
+        """The encryption key, when the file is encrypted."""
+        return (self.encryption_key,) if self.encryption_key is not None else ()
 
 
 Sink = ApiSink | ImportFileSink
@@ -207,14 +215,12 @@ class WorkflowInstanceSpec:
     ca_file: Path | None = None
 
     @property
-    def default_callback_url(self) -> str:
-        """``{base}/rest/oauth2-credential/callback``, as Workflow² derives it."""
-        return self.base_url.rstrip("/") + "/rest/oauth2-credential/callback"
-
-    @property
     def callback_url(self) -> str:
-        """The OAuth callback URL: the override when given, else derived from the base URL."""
-        return self.oauth_callback_url or self.default_callback_url
+        """The OAuth callback URL: the override when given, else derived from the base URL by
+        Workflow²'s rule (:func:`provisioner.workflow2.urls.derive_callback_url`)."""
+        from provisioner.workflow2.urls import derive_callback_url
+
+        return self.oauth_callback_url or derive_callback_url(self.base_url)
 
 
 # --- SalesforceApp -------------------------------------------------------------------------------

@@ -26,12 +26,8 @@ from provisioner.errors import ProvisionerError, UsageError
 from provisioner.metadata import Component, package_files
 from provisioner.model import AppSpec, CredentialSpec, Desired, OrgSpec
 from provisioner.secret import REDACTED, Secret
-from provisioner.workflow2.records import (
-    CredentialRecord,
-    build_jwt_record,
-    build_oauth2_record,
-    derive_credential_id,
-)
+from provisioner.targets import target_for
+from provisioner.workflow2.records import CredentialRecord
 
 #: A file render writes into every output directory, so a rerun knows the directory is its own.
 MARKER = ".provisioner-render"
@@ -76,28 +72,18 @@ def _org_files(desired: Desired, org: OrgSpec) -> list[RenderedFile]:
 
 def credential_record(desired: Desired, app: AppSpec, cred: CredentialSpec) -> CredentialRecord:
     """The record an apply would write for ``cred``, with placeholders for generated values."""
-    record_id = derive_credential_id(cred.instance, cred.name)
-    placeholder = Secret(REDACTED)  # redacted() shows every secret field as (sensitive) anyway
+    target = target_for(desired.instances[cred.instance])
+    my_domain = None
     if cred.type == "jwt":
-        org = desired.orgs[app.org]
+        # ECAs on many orgs need My Domain as the audience (the app kind says which).
         my_domain = cred.my_domain_url
         if my_domain is None and app_kind(app.app_type).audience_is_my_domain:
-            my_domain = org.my_domain_url  # ECAs on many orgs need My Domain as the audience
-        return build_jwt_record(
-            id=record_id,
-            name=cred.name,
-            environment=cred.environment,
-            client_id=CLIENT_ID_PLACEHOLDER,
-            username=cred.username or "",
-            private_key=placeholder,
-            my_domain_url=my_domain,
-        )
-    return build_oauth2_record(
-        id=record_id,
-        name=cred.name,
-        environment=cred.environment,
+            my_domain = desired.orgs[app.org].my_domain_url
+    return target.build_record(
+        record_id=target.derive_record_id(cred.instance, cred.name), cred=cred,
         client_id=CLIENT_ID_PLACEHOLDER,
-        client_secret=placeholder,
+        secret=Secret(REDACTED),  # redacted() shows every secret field as (sensitive) anyway
+        my_domain_url=my_domain, schema=None,
     )
 
 

@@ -13,17 +13,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from provisioner.errors import ProvisionerError, SecretReferenceError, SpecError
-from provisioner.model import Desired, ImportFileSink, OrgSpec, WorkflowInstanceSpec
+from provisioner.errors import SecretReferenceError
+from provisioner.model import Desired, OrgSpec
 from provisioner.state import DEFAULT_STATE_PATH
 
 if TYPE_CHECKING:
     from provisioner.salesforce.connection import OrgConnection
-    from provisioner.workflow2.api import Workflow2Client
-    from provisioner.workflow2.importfile import ImportFileSink as FileSink
-    from provisioner.workflow2.sink import ApiSink
-
-    Sink = ApiSink | FileSink
+    from provisioner.sinks import CredentialSink
+    from provisioner.targets import CredentialTarget
 
 
 Progress = Callable[[str], None]
@@ -66,8 +63,7 @@ class RunContext:
         self.options = options
         self.progress = progress
         self._connections: dict[str, OrgConnection] = {}
-        self._clients: dict[str, Workflow2Client] = {}
-        self._sinks: dict[str, Sink] = {}
+        self._sinks: dict[str, CredentialSink] = {}
 
     # -- Salesforce ----------------------------------------------------------------------------
     def connection(self, org_name: str) -> OrgConnection:
@@ -79,23 +75,21 @@ class RunContext:
             )
         return self._connections[org_name]
 
-    # -- Workflow² -----------------------------------------------------------------------------
-    def client(self, instance: str) -> Workflow2Client:
-        """The REST client of an api-sink instance (capabilities probed once per run)."""
-        if instance not in self._clients:
-            self._clients[instance] = build_client(self.desired.instances[instance], self.options)
-        return self._clients[instance]
+    # -- credential targets and sinks ------------------------------------------------------
+    def target(self, instance: str) -> CredentialTarget:
+        """The record format of ``instance``'s server."""
+        from provisioner.targets import target_for
 
-    def sink(self, instance: str) -> Sink:
-        """The sink records of ``instance`` are written to."""
+        return target_for(self.desired.instances[instance])
+
+    def sink(self, instance: str) -> CredentialSink:
+        """The sink records of ``instance`` are written to (built once per run)."""
         if instance not in self._sinks:
-            spec = self.desired.instances[instance]
-            if isinstance(spec.sink, ImportFileSink):
-                self._sinks[instance] = build_file_sink(spec, self.options)
-            else:
-                from provisioner.workflow2.sink import ApiSink
+            from provisioner.sinks import SinkOptions, build_sink
 
-                self._sinks[instance] = ApiSink(self.client(instance))
+            self._sinks[instance] = build_sink(
+                self.desired.instances[instance], self.target(instance),
+                SinkOptions(self.options.environ, self.options.allow_plaintext_secrets))
         return self._sinks[instance]
 
     def close(self) -> None:
@@ -147,10 +141,11 @@ def preflight(desired: Desired, environ: Mapping[str, str] | None) -> None:
     for inst in desired.instances.values():
         if inst.name not in used:
             continue
+        from provisioner.sinks import sink_factory
+
         where = f"{inst.source}: WorkflowInstance {inst.name!r}"
-        check(where, inst.api_key if inst.sink.type == "api" else None)
-        if isinstance(inst.sink, ImportFileSink):
-            check(where, inst.sink.encryption_key)
+        check(where, inst.api_key if sink_factory(inst.sink.type).remote else None)
+        check(where, *inst.sink.secret_refs())
     if problems:
         raise SecretReferenceError(
             "secret references cannot be resolved:\n  " + "\n  ".join(problems),
@@ -165,35 +160,3 @@ def build_connection(org: OrgSpec, options: RunOptions, progress: Progress) -> O
 
     progress(f"signing in to org {org.name}" + (" (embedded sandbox)" if org.sandbox else ""))
     return connect(org, environ=options.environ)
-
-
-def build_client(spec: WorkflowInstanceSpec, options: RunOptions) -> Workflow2Client:
-    """The REST client of a Workflow² instance, its API key resolved from its reference."""
-    from provisioner.workflow2.api import Workflow2Client
-
-    if spec.api_key is None:
-        raise SpecError(
-            f"{spec.source}: WorkflowInstance {spec.name!r} has no apiKey",
-            "add spec.apiKey: {env: NAME} (an API key with the credential scopes)",
-        )
-    return Workflow2Client(
-        spec.base_url,
-        spec.api_key.resolve(options.environ),
-        instance_name=spec.name,
-        ca_file=str(spec.ca_file) if spec.ca_file else None,
-    )
-
-
-def build_file_sink(spec: WorkflowInstanceSpec, options: RunOptions) -> FileSink:
-    """The import-file sink of an instance, encrypted when the spec gives a key."""
-    from provisioner.workflow2.importfile import ImportFileSink as FileSinkImpl
-
-    assert isinstance(spec.sink, ImportFileSink)
-    key = spec.sink.encryption_key.resolve(options.environ) if spec.sink.encryption_key else None
-    try:
-        return FileSinkImpl(
-            spec.sink.path, encryption_key=key, allow_plaintext=options.allow_plaintext_secrets
-        )
-    except ProvisionerError as exc:
-        raise type(exc)(f"WorkflowInstance {spec.name!r} ({spec.source}): {exc.message}",
-                        exc.hint) from exc

@@ -2,7 +2,7 @@
 
 The live reader (:mod:`provisioner.engine.live`) fills :class:`PlanInputs`; the planner and the
 record writer share the helpers that say which record a credential is, where it lives and which
-fields it holds, so the plan and the apply agree on them.
+fields it holds (asking the instance's credential target), so the plan and the apply agree.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from provisioner.metadata.view import AppView
 from provisioner.model import AppSpec, CredentialSpec, Desired
 from provisioner.secret import Secret
 from provisioner.state import AppState, State
-from provisioner.workflow2.records import JWT_TYPE, OAUTH2_TYPE, derive_credential_id
+from provisioner.targets import CredentialTarget
 
 #: Shown where a value exists only after apply (a consumer key chosen at create).
 AFTER_APPLY = "(known after apply)"
@@ -67,12 +67,17 @@ class PlanInputs:
     spec_files: tuple[tuple[str, str], ...] = ()
     live_digests: tuple[tuple[str, str], ...] = ()
     sink_kinds: Mapping[str, str] = field(default_factory=dict)
+    #: The credential target (record format) of each instance.
+    targets: Mapping[str, CredentialTarget] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
+    def target(self, instance: str) -> CredentialTarget:
+        """The credential target of ``instance`` (Workflow² unless told otherwise)."""
+        if instance in self.targets:
+            return self.targets[instance]
+        from provisioner.targets import target_for
 
-def credential_type(spec: CredentialSpec) -> str:
-    """The Workflow² credential type written for a credential spec."""
-    return JWT_TYPE if spec.type == "jwt" else OAUTH2_TYPE
+        return target_for(self.desired.instances[instance])
 
 
 def credential_key(spec: CredentialSpec) -> str:
@@ -80,13 +85,15 @@ def credential_key(spec: CredentialSpec) -> str:
     return f"{spec.instance}/{spec.name}"
 
 
-def record_id_for(spec: CredentialSpec, app_state: AppState | None) -> str:
-    """The record id: the one state recorded, else the deterministic id for a new record."""
+def record_id_for(
+    spec: CredentialSpec, app_state: AppState | None, target: CredentialTarget
+) -> str:
+    """The record id: the one state recorded, else the target's stable id for a new record."""
     if app_state is not None:
         known = app_state.credentials.get(credential_key(spec))
         if known is not None and known.record_id:
             return known.record_id
-    return derive_credential_id(spec.instance, spec.name)
+    return target.derive_record_id(spec.instance, spec.name)
 
 
 def my_domain_for(app: AppSpec, cred: CredentialSpec, facts: OrgFacts | None) -> str | None:
@@ -102,16 +109,12 @@ def my_domain_for(app: AppSpec, cred: CredentialSpec, facts: OrgFacts | None) ->
 
 
 def public_fields(
-    app: AppSpec, cred: CredentialSpec, consumer_key: str | None, facts: OrgFacts | None
+    target: CredentialTarget, app: AppSpec, cred: CredentialSpec, consumer_key: str | None,
+    facts: OrgFacts | None,
 ) -> dict[str, str]:
     """The non-secret fields of the record the spec asks for (consumer key may be unknown)."""
-    out = {"environment": cred.environment, "clientId": consumer_key or AFTER_APPLY}
-    if cred.type == "jwt":
-        out["username"] = cred.username or ""
-        domain = my_domain_for(app, cred, facts)
-        if domain:
-            out["myDomainUrl"] = domain
-    return out
+    domain = my_domain_for(app, cred, facts) if cred.type == "jwt" else None
+    return target.public_fields(cred, consumer_key or AFTER_APPLY, domain)
 
 
 def value_fingerprint(value: Any) -> str:

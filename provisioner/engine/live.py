@@ -21,10 +21,9 @@ from provisioner.engine.inputs import (
     OrgFacts,
     PlanInputs,
     credential_key,
-    credential_type,
     record_id_for,
 )
-from provisioner.model import AppSpec, CredentialSpec, Desired, ImportFileSink
+from provisioner.model import AppSpec, CredentialSpec, Desired
 from provisioner.state import State
 
 
@@ -85,7 +84,7 @@ def read_credentials(
 ) -> dict[str, LiveCredential | None]:
     """The live record of every credential the specs ask for, per instance.
 
-    A record is found by the id state recorded (or the deterministic id provisioner gives new
+    A record is found by the id state recorded (or the deterministic id the target gives new
     records); a credential provisioner never wrote is adopted when exactly one record of its
     name and type exists (made by hand, say), so a first apply updates it instead of adding a
     duplicate.
@@ -96,7 +95,8 @@ def read_credentials(
         st = state.apps.get(app.name)
         for cred in app.credentials:
             known = st is not None and credential_key(cred) in st.credentials
-            by_instance.setdefault(cred.instance, []).append((cred, record_id_for(cred, st), known))
+            rid = record_id_for(cred, st, ctx.target(cred.instance))
+            by_instance.setdefault(cred.instance, []).append((cred, rid, known))
     for instance, items in sorted(by_instance.items()):
         sink = ctx.sink(instance)
         ctx.progress(f"reading {len(items)} credential record(s) from Workflow² {instance}")
@@ -113,7 +113,7 @@ def read_credentials(
                 continue
             status = None
             if cred.type == "oauth2":
-                status = _connection_status(ctx, instance, rec.id, rec.data)
+                status = sink.connection_status(rec)  # a record a person connects
             out[key] = LiveCredential(rec.id, rec.name, rec.type, status, adopted=key in adopted)
     return out
 
@@ -125,20 +125,12 @@ def _adoptable(
     """``{credential key: record id}`` of existing records to adopt by name and type."""
     if not unknown:
         return {}
-    spec = ctx.desired.instances[instance]
-    if isinstance(spec.sink, ImportFileSink):
-        from provisioner.workflow2.importfile import ImportFileSink as FileSink
-
-        sink = ctx.sink(instance)
-        assert isinstance(sink, FileSink)
-        listed = [(str(i.get("id")), str(i.get("name")), str(i.get("type")))
-                  for i in sink.load_items()]
-    else:
-        listed = [(c.id, c.name, c.type) for c in ctx.client(instance).iter_credentials()]
+    listed = ctx.sink(instance).list_records()
+    target = ctx.target(instance)
     found: dict[str, str] = {}
     for cred, rid in unknown:
-        ctype = credential_type(cred)
-        same = sorted(i for i, name, kind in listed if name == cred.name and kind == ctype)
+        ctype = target.record_type(cred.type)
+        same = sorted(r.id for r in listed if r.name == cred.name and r.type == ctype)
         if len(same) == 1:
             found[credential_key(cred)] = same[0]
         elif len(same) > 1:
@@ -148,19 +140,6 @@ def _adoptable(
                 "delete the extra records or rename the credential in the spec"
             )
     return found
-
-
-def _connection_status(ctx: RunContext, instance: str, record_id: str, data: Any) -> str:
-    """Whether an OAuth2 record has been connected (a person clicked Connect)."""
-    spec = ctx.desired.instances[instance]
-    if isinstance(spec.sink, ImportFileSink):
-        if data is None:
-            return "unknown (the file is encrypted with another key)"
-        return "connected" if data.get("oauthTokenData") else "not connected"
-    verdict = ctx.client(instance).test(record_id)  # no probe: a plan writes nothing
-    if verdict.status == "unsupported":
-        return "unknown (this Workflow² version cannot test credentials)"
-    return "connected" if verdict.ok else "not connected"
 
 
 def read_live(ctx: RunContext, state: State) -> LiveSnapshot:
@@ -212,23 +191,21 @@ def read_live(ctx: RunContext, state: State) -> LiveSnapshot:
 
 
 def resolve_callbacks(ctx: RunContext) -> dict[str, str]:
-    """The OAuth callback URL of each instance an app refers to (server's own when reachable)."""
+    """The OAuth callback URL of each instance an app refers to (the server's own when it
+    publishes one; derived, without a call, for offline sinks)."""
     from provisioner.model import CallbackRef
-    from provisioner.workflow2.callback import resolve_callback_url
+    from provisioner.sinks import sink_factory
 
     out: dict[str, str] = {}
     for app in ctx.desired.apps.values():
         for url in app.callback_urls:
             if isinstance(url, CallbackRef) and url.instance not in out:
                 spec = ctx.desired.instances[url.instance]
-                if spec.oauth_callback_url:
-                    out[url.instance] = spec.oauth_callback_url
-                elif isinstance(spec.sink, ImportFileSink):
-                    out[url.instance] = spec.callback_url  # offline sink: derive, don't call
+                target = ctx.target(url.instance)
+                if sink_factory(spec.sink.type).remote:
+                    out[url.instance] = target.resolve_callback_url(spec)
                 else:
-                    out[url.instance] = resolve_callback_url(
-                        spec.base_url, ca_file=str(spec.ca_file) if spec.ca_file else None
-                    ).url
+                    out[url.instance] = target.callback_url(spec)
     return out
 
 
@@ -251,5 +228,6 @@ def plan_inputs(
         spec_files=tuple((str(p), file_digest(p)) for p in spec_files),
         live_digests=tuple(sorted(snap.digests.items())),
         sink_kinds={n: i.sink.type for n, i in ctx.desired.instances.items()},
+        targets={n: ctx.target(n) for n in ctx.desired.instances},
         warnings=tuple(snap.warnings),
     )

@@ -19,7 +19,6 @@ from provisioner.engine.inputs import (
     OrgFacts,
     PlanInputs,
     credential_key,
-    credential_type,
     public_fields,
     record_id_for,
     value_fingerprint,
@@ -127,12 +126,13 @@ class Planner:
         if known is None:
             return "is not in state (adopting it means rewriting it)"
         # A rename alone is undone without the secret (the name is not part of the data).
-        if live.type != credential_type(cred):
+        target = self.inputs.target(cred.instance)
+        if live.type != target.record_type(cred.type):
             return f"changed type outside provisioner to {live.type!r}"
         drift = self._public_drift(app, cred, consumer_key, facts, known.field_fingerprints)
         if drift:
             return "has fields that change (" + ", ".join(sorted(drift)) + ")"
-        secret_field = "privateKey" if cred.type == "jwt" else "clientSecret"
+        secret_field = target.secret_field(cred.type)
         expected = None
         if st is not None and cred.type == "jwt" and st.certificate is not None:
             expected = st.certificate.public_key_fingerprint
@@ -160,9 +160,11 @@ class Planner:
         facts: OrgFacts | None,
         prints: Mapping[str, str],
     ) -> list[str]:
-        wanted = public_fields(app, cred, consumer_key, facts)
+        target = self.inputs.target(cred.instance)
+        wanted = public_fields(target, app, cred, consumer_key, facts)
+        secret = target.secret_field(cred.type)
         return [k for k, v in wanted.items() if prints.get(k) != value_fingerprint(v)] + [
-            k for k in prints if k not in wanted and k not in ("privateKey", "clientSecret")
+            k for k in prints if k not in wanted and k != secret
         ]
 
     def _needs_new_secret(self, app: AppSpec, st: AppState | None) -> str | None:
@@ -353,19 +355,21 @@ def plan_credential(
     key = credential_key(cred)
     known = st.credentials.get(key) if st is not None else None
     live = inp.live_credentials.get(key)
-    ctype = credential_type(cred)
+    target = inp.target(cred.instance)
+    ctype = target.record_type(cred.type)
     facts = inp.org_facts.get(app.org)
     change = decision.change
     consumer_key = None if change.action in ("create", "replace") else decision.consumer_key
-    wanted = public_fields(app, cred, consumer_key, facts)
+    wanted = public_fields(target, app, cred, consumer_key, facts)
 
     def base(action: CredentialAction, **kw: Any) -> CredentialChange:
         return CredentialChange(app=app.name, instance=cred.instance, name=cred.name, type=ctype,
-                                action=action, record_id=live.id if live else record_id_for(cred, st),
+                                action=action,
+                                record_id=live.id if live else record_id_for(cred, st, target),
                                 sink=inp.sink_kinds.get(cred.instance, "api"), **kw)
 
     status = live.connection_status if live is not None else None
-    secret_field = "privateKey" if cred.type == "jwt" else "clientSecret"
+    secret_field = target.secret_field(cred.type)
     secret_changes = (change.new_certificate if cred.type == "jwt" else change.new_consumer_secret)
     if live is None:
         drift = ("deleted outside provisioner: written again",) if known is not None else ()
@@ -393,9 +397,8 @@ def plan_credential(
     if live.type != ctype:
         action = "replace"
         notes.append(f"type changed outside provisioner to {live.type!r}: replaced")
-    reconnect = cred.type == "oauth2" and action != "no-op" and any(
-        f.field in ("clientId", "clientSecret") for f in fields
-    )
+    reconnect = action != "no-op" and target.reconnect_needed(
+        cred.type, [f.field for f in fields])
     return base(
         action, changes=tuple(fields), reconnect_required=reconnect,
         connection_status=status, notes=tuple(notes),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,6 @@ from typing import Any
 from provisioner.engine.context import RunContext
 from provisioner.engine.inputs import (
     credential_key,
-    credential_type,
     my_domain_for,
     record_id_for,
     value_fingerprint,
@@ -28,9 +27,11 @@ from provisioner.errors import ProvisionerError, RemoteError
 from provisioner.journal import Journal, JournalStep
 from provisioner.keys import KeyMaterial
 from provisioner.model import AppSpec, CredentialSpec
-from provisioner.plan.types import Plan
+from provisioner.plan.types import CredentialChange, Plan
 from provisioner.secret import Secret
+from provisioner.sinks import WriteOp
 from provisioner.state import State
+from provisioner.workflow2.records import CredentialRecord
 
 
 @dataclass
@@ -76,7 +77,7 @@ class RecordWriter:
         An OAuth2 record of an unverified app is still written: its consumer secret is already
         set in the org, and this run is the only holder of it.
         """
-        by_instance: dict[str, list[tuple[AppSpec, CredentialSpec, str]]] = {}
+        by_instance: dict[str, list[tuple[AppSpec, CredentialSpec, str, CredentialChange]]] = {}
         for change in plan.credentials:
             if change.action == "no-op" or change.app in undeployed:
                 continue
@@ -87,11 +88,12 @@ class RecordWriter:
             cred = next(c for c in app.credentials if credential_key(c) == change.key)
             if cred.type == "jwt" and change.app in unverified:
                 continue
-            record_id = change.record_id or record_id_for(cred, self.writer.state.apps.get(app.name))
+            record_id = change.record_id or record_id_for(
+                cred, self.writer.state.apps.get(app.name), self.ctx.target(cred.instance))
             if [f.field for f in change.changes] == ["name"] and change.action == "update":
                 self._rename(app, cred, record_id)
                 continue
-            by_instance.setdefault(cred.instance, []).append((app, cred, record_id))
+            by_instance.setdefault(cred.instance, []).append((app, cred, record_id, change))
         for instance, items in sorted(by_instance.items()):
             self._write_instance(instance, items)
 
@@ -129,42 +131,36 @@ class RecordWriter:
         self.writer.update(functools.partial(_record_credentials, written=[(app.name, facts)], at=at))
         self.result.records_written.append(f"{cred.instance}/{cred.name}")
 
-    def _record(self, app: AppSpec, cred: CredentialSpec, rid: str, schema: Any) -> Any:
-        from provisioner.workflow2.records import build_jwt_record, build_oauth2_record
-
+    def _record(self, app: AppSpec, cred: CredentialSpec, rid: str,
+                schema: Mapping[str, Any] | None) -> CredentialRecord:
+        """The record, with the secret made in this run (it exists nowhere else)."""
         st = self.writer.state.apps[app.name]
+        secret: Secret | None
         if cred.type == "jwt":
             keys = self.material.keys.get(app.name)
-            if keys is None:
-                raise ProvisionerError(
-                    f"credential {credential_key(cred)!r}: no new private key in this run",
-                    "run plan again: the record can be written only together with a new key",
-                )
-            return build_jwt_record(
-                id=rid, name=cred.name, environment=cred.environment, client_id=st.consumer_key,
-                username=cred.username or "", private_key=keys.private_key,
-                my_domain_url=my_domain_for(app, cred, self.snap.org_facts.get(app.org)),
-                schema=schema,
-            )
-        secret = self.material.consumer_secrets.get(app.name)
+            secret, what = (keys.private_key if keys else None), "new private key"
+        else:
+            secret, what = self.material.consumer_secrets.get(app.name), "consumer secret"
         if secret is None:
             raise ProvisionerError(
-                f"credential {credential_key(cred)!r}: no consumer secret in this run",
+                f"credential {credential_key(cred)!r}: no {what} in this run",
                 "run plan again: the record can be written only together with a new secret",
             )
-        return build_oauth2_record(
-            id=rid, name=cred.name, environment=cred.environment, client_id=st.consumer_key,
-            client_secret=secret, schema=schema,
+        return self.ctx.target(cred.instance).build_record(
+            record_id=rid, cred=cred, client_id=st.consumer_key, secret=secret,
+            my_domain_url=my_domain_for(app, cred, self.snap.org_facts.get(app.org)),
+            schema=schema,
         )
 
     def _write_instance(
-        self, instance: str, items: Sequence[tuple[AppSpec, CredentialSpec, str]]
+        self, instance: str,
+        items: Sequence[tuple[AppSpec, CredentialSpec, str, CredentialChange]],
     ) -> None:
         written: list[tuple[str, dict[str, Any]]] = []
         try:
-            for app, cred, rid in items:
+            for app, cred, rid, change in items:
                 try:
-                    written.append((app.name, self._write_one(instance, app, cred, rid)))
+                    written.append((app.name, self._write_one(instance, app, cred, rid, change)))
                 except ProvisionerError as exc:
                     # One record's failure must not cost the others: their secrets exist only here.
                     self.result.failures.append(exc)
@@ -177,44 +173,41 @@ class RecordWriter:
                 self.writer.update(functools.partial(_record_credentials, written=written, at=at))
 
     def _write_one(
-        self, instance: str, app: AppSpec, cred: CredentialSpec, rid: str
+        self, instance: str, app: AppSpec, cred: CredentialSpec, rid: str,
+        change: CredentialChange,
     ) -> dict[str, Any]:
-        """Write one record (journaled); returns the facts state records for it."""
+        """Write one record as the plan decided (journaled); returns the facts state records."""
         spec = self.ctx.desired.instances[instance]
-        sink = self.ctx.sink(instance)
-        client = self.ctx.client(instance) if spec.sink.type == "api" else None
-        schema = client.schema(credential_type(cred)) if client is not None else None
-        record = self._record(app, cred, rid, schema)
+        sink, target = self.ctx.sink(instance), self.ctx.target(instance)
+        record = self._record(app, cred, rid, sink.schema(target.record_type(cred.type)))
         st = self.writer.state.apps[app.name]
+        secret_field = target.secret_field(cred.type)
         prints = {k: value_fingerprint(v) for k, v in record.public_fields().items()}
         if cred.type == "jwt":
             assert st.certificate is not None
-            prints["privateKey"] = st.certificate.public_key_fingerprint
+            prints[secret_field] = st.certificate.public_key_fingerprint
         else:
-            prints["clientSecret"] = record.fingerprints()["clientSecret"]
+            prints[secret_field] = record.fingerprints()[secret_field]
         facts = {"instance": instance, "name": cred.name, "type": record.type,
                  "recordId": record.id, "sink": spec.sink.type,
                  "fieldFingerprints": json.dumps(prints, sort_keys=True)}
-        known = st.credentials.get(credential_key(cred))
-        previous = None
-        if known is not None:
-            previous = {record.id: {"name": known.name, "fields": {},
-                                    "fingerprints": {k: v for k, v in known.field_fingerprints.items()
-                                                     if k in record.secret_fields}}}
+        op = WriteOp(create=change.action == "create",
+                     replace_data=change.action == "replace" or target.replaces_data(
+                         cred.type, [f.field for f in change.changes]))
         step = self.journal.record_intent(JournalStep(
             "credential-write", org=app.org, app=app.name, instance=instance, facts=facts))
         self.ctx.progress(f"writing Workflow² credential {cred.name!r} ({record.type}) to {instance}")
-        results = sink.write([record], previous)
-        facts["recordId"] = results[0].record_id
-        self.journal.mark_done(step, {"recordId": results[0].record_id})
+        record_id = sink.write(record, op)
+        facts["recordId"] = record_id
+        self.journal.mark_done(step, {"recordId": record_id})
         self.result.records_written.append(f"{instance}/{cred.name}")
-        if cred.type == "oauth2" and client is not None:
-            self.result.connect_links[f"{instance}/{cred.name}"] = (
-                f"{client.base_url}/home/credentials/{results[0].record_id}")
-        if cred.type == "jwt" and client is not None and client.capabilities().credential_test:
-            verdict = client.test(results[0].record_id)
+        if cred.type == "oauth2" and sink.server_url:
+            self.result.connect_links[f"{instance}/{cred.name}"] = target.connect_link(
+                sink.server_url, record_id)
+        verdict = sink.test(record_id) if cred.type == "jwt" else None
+        if verdict is not None:
             self.result.tests[f"{instance}/{cred.name}"] = (
-                "OK" if verdict.ok else f"{verdict.status}: {verdict.message}")
+                "OK" if verdict.ok else f"Error: {verdict.message}")
             if not verdict.ok:
                 self.result.failures.append(RemoteError(
                     f"Workflow² {instance}: the server's own test of credential {cred.name!r} "

@@ -257,10 +257,6 @@ class Workflow2Client:
             return None if resp.status_code == 404 else RemoteCredential.from_json(resp.json())
         return next((c for c in self.iter_credentials() if c.id == credential_id), None)
 
-    def find(self, name: str, type: str) -> list[RemoteCredential]:
-        """Credentials with this exact name and type (for adoption; names are not unique)."""
-        return [c for c in self.iter_credentials() if c.name == name and c.type == type]
-
     def schema(self, type: str) -> dict[str, Any]:
         """The server's JSON schema for a credential type (cached per client)."""
         if type not in self._schemas:
@@ -344,10 +340,6 @@ class Workflow2Client:
             secrets=hidden,
         )
         return RemoteCredential.from_json(resp.json())
-
-    def will_replace(self, *, replace: bool) -> bool:
-        """Whether :meth:`update` with this ``replace`` wipes data not sent (e.g. OAuth tokens)."""
-        return replace or not self.capabilities().partial_update
 
     def rename(self, credential_id: str, name: str, type: str) -> RemoteCredential:
         """Give a credential back its name, its data untouched (no secret needed or sent)."""

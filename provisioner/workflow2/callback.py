@@ -13,23 +13,16 @@ from typing import Literal
 
 import requests
 
-from provisioner.workflow2.transport import normalize_base_url
-
-OAUTH2_CALLBACK_PATH = "/rest/oauth2-credential/callback"
+from provisioner.workflow2.urls import OAUTH2_CALLBACK_PATH, normalize_base_url
 
 
 @dataclass(frozen=True)
-class CallbackUrl:
+class ResolvedCallbackUrl:
     """A resolved callback URL and where it came from (for the plan to show)."""
 
     url: str
     source: Literal["server", "derived"]
     """``server``: read from the instance's settings; ``derived``: computed from the base URL."""
-
-
-def derive_callback_url(base_url: str) -> str:
-    """``{base}/rest/oauth2-credential/callback`` for the instance's base URL (offline)."""
-    return normalize_base_url(base_url) + OAUTH2_CALLBACK_PATH
 
 
 def resolve_callback_url(
@@ -38,13 +31,13 @@ def resolve_callback_url(
     ca_file: str | None = None,
     timeout: float = 10.0,
     session: requests.Session | None = None,
-) -> CallbackUrl:
+) -> ResolvedCallbackUrl:
     """The callback URL from the server's settings when reachable, else the derived one.
 
     Never raises for an unreachable or unexpected server: the derived URL is always valid.
     """
     base = normalize_base_url(base_url)
-    derived = CallbackUrl(base + OAUTH2_CALLBACK_PATH, "derived")
+    derived = ResolvedCallbackUrl(base + OAUTH2_CALLBACK_PATH, "derived")
     http = session or requests.Session()
     try:
         resp = http.get(
@@ -60,5 +53,5 @@ def resolve_callback_url(
     urls = settings.get("oauthCallbackUrls") if isinstance(settings, dict) else None
     url = urls.get("oauth2") if isinstance(urls, dict) else None
     if isinstance(url, str) and url.startswith(("http://", "https://")):
-        return CallbackUrl(url, "server")
+        return ResolvedCallbackUrl(url, "server")
     return derived

@@ -2,12 +2,14 @@
 
 For pipelines that run next to the server. The file is a JSON array of ``{id, name, type, data}``;
 ids are stable across runs, so importing upserts. Records of other ids already in the file are
-kept verbatim. Writes are atomic (temp file + rename) and the file's mode is 0600.
+kept verbatim. Writes are atomic (temp file + rename) and the file's mode is 0600; each write is
+durable when it returns (the engine journals it as done right after).
 
 With an encryption key (the server's ``N8N_ENCRYPTION_KEY``) ``data`` is stored encrypted in
 n8n's at-rest format, so no plaintext secret touches the disk; without one the sink refuses
 unless ``allow_plaintext=True`` (``--allow-plaintext-secrets``). A rerun that changes nothing
-leaves the file untouched (encryption is salted, so rewriting would churn it).
+writes nothing: the engine writes only the records its plan changes (encryption is salted, so
+rewriting would churn the file).
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from provisioner.errors import ProvisionerError, StateError
+from provisioner.model import ImportFileSink as ImportFileSinkSpec
+from provisioner.model import WorkflowInstanceSpec
 from provisioner.secret import Secret
+from provisioner.sinks import LiveRecord, SinkOptions, TestVerdict, WriteOp
+from provisioner.targets import CredentialTarget
 from provisioner.workflow2.atrest import DecryptionError, decrypt_data, encrypt_data
 from provisioner.workflow2.bundled import bundled_schema
 from provisioner.workflow2.records import (
@@ -31,7 +36,6 @@ from provisioner.workflow2.records import (
     FieldValue,
     validate_record,
 )
-from provisioner.workflow2.sink import CredentialChange, LiveRecord, WriteResult, plan_record
 
 FILE_MODE = 0o600
 
@@ -39,15 +43,20 @@ FILE_MODE = 0o600
 class ImportFileSink:
     """Writes records into an n8n credentials import file (see the module docstring)."""
 
+    kind = "importFile"
+    server_url: str | None = None
+
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
         encryption_key: Secret | None = None,
         allow_plaintext: bool = False,
+        target: CredentialTarget | None = None,
     ) -> None:
         self.path = Path(path)
         self._key = encryption_key
+        self._target = target
         if encryption_key is None and not allow_plaintext:
             raise ProvisionerError(
                 f"refusing to write credential secrets in plain text to {self.path}",
@@ -115,65 +124,58 @@ class ImportFileSink:
         data = None if plain is None else _wrap_secrets(type_, plain)
         return LiveRecord(str(item.get("id")), str(item.get("name", "")), type_, data)
 
-    def plan(
-        self,
-        records: Sequence[CredentialRecord],
-        previous: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> list[CredentialChange]:
-        """The change each record needs against the file's content; writes nothing.
+    def list_records(self) -> list[LiveRecord]:
+        """Every record in the file (id, name, type)."""
+        return [LiveRecord(str(i.get("id")), str(i.get("name", "")), str(i.get("type", "")))
+                for i in self.load_items()]
 
-        A file holds no connected OAuth token to lose (importing sets exactly what is there), so
-        changes never ask for a reconnect here.
-        """
-        by_id = {str(item.get("id")): item for item in self.load_items()}
-        prev = previous or {}
-        changes = []
-        for record in records:
-            item = by_id.get(record.id)
-            live = None if item is None else self._live(item)
-            change = plan_record(record, prev.get(record.id), live)
-            changes.append(replace(change, replace=False, reconnect_required=False))
-        return changes
+    def schema(self, record_type: str) -> Mapping[str, Any] | None:
+        """The schema bundled for the type (an import does not validate: we do)."""
+        return bundled_schema(record_type)
 
-    def write(
-        self,
-        records: Sequence[CredentialRecord],
-        previous: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> list[WriteResult]:
-        """Upsert ``records`` by id, validated against the bundled schemas; keep other records.
+    def connection_status(self, record: LiveRecord) -> str:
+        """Connected when the stored data holds a token (unknown when it cannot be decrypted)."""
+        if record.data is None:
+            return "unknown (the file is encrypted with another key)"
+        if self._target is None:
+            from provisioner.workflow2.target import TARGET
 
-        The file is rewritten (atomically, mode 0600) only when something changed.
-        """
-        for record in records:
-            validate_record(record, bundled_schema(record.type), where="bundled Workflow²")
+            self._target = TARGET
+        return "connected" if self._target.is_connected(record.data) else "not connected"
+
+    def write(self, record: CredentialRecord, op: WriteOp) -> str:
+        """Upsert ``record`` by id, validated against the bundled schema; keep other records.
+        (An import replaces a record's data whole, so ``op.replace_data`` changes nothing.)"""
+        validate_record(record, bundled_schema(record.type), where="bundled Workflow²")
         items = self.load_items()
-        index = {str(item.get("id")): n for n, item in enumerate(items)}
-        results: list[WriteResult] = []
-        for record, change in zip(records, self.plan(records, previous), strict=True):
-            if change.action != "none":
-                entry = self._entry(record)
-                if record.id in index:
-                    items[index[record.id]] = entry
-                else:
-                    index[record.id] = len(items)
-                    items.append(entry)
-            results.append(
-                WriteResult(change=change, record_id=record.id, snapshot=record.snapshot())
-            )
-        if any(r.wrote for r in results) or not self.path.exists():
-            self._write_atomically(items)
-        return results
+        entry = self._entry(record)
+        for n, item in enumerate(items):
+            if str(item.get("id")) == record.id:
+                items[n] = entry
+                break
+        else:
+            items.append(entry)
+        self._write_atomically(items)
+        return record.id
 
-    def rename(self, record_id: str, name: str, type: str) -> bool:
-        """Give a record in the file back its name (data untouched); ``False`` if it is absent."""
+    def test(self, record_id: str) -> TestVerdict | None:
+        """A file cannot test its records."""
+        return None
+
+    def flush(self) -> None:
+        """Every write is durable when it returns."""
+
+    def rename(self, record_id: str, name: str, record_type: str) -> None:
+        """Give a record in the file back its name (data untouched)."""
         items = self.load_items()
         for item in items:
-            if str(item.get("id")) == record_id and item.get("type") == type:
+            if str(item.get("id")) == record_id and item.get("type") == record_type:
                 if item.get("name") != name:
                     item["name"] = name
                     self._write_atomically(items)
-                return True
-        return False
+                return
+        raise StateError(f"the import file {self.path} has no {record_type} record {record_id}",
+                         "run plan again: the record is written anew")
 
     def delete(self, ids: Sequence[str]) -> list[str]:
         """Remove records by id; returns the ids that were present."""
@@ -219,3 +221,17 @@ def _wrap_secrets(type_: str, data: Mapping[str, Any]) -> dict[str, FieldValue]:
     return {
         k: Secret(v) if k in secret_names and isinstance(v, str) else v for k, v in data.items()
     }
+
+
+def build_file_sink(spec: WorkflowInstanceSpec, target: CredentialTarget,
+                    options: SinkOptions) -> ImportFileSink:
+    """The import-file sink of an instance, encrypted when the spec gives a key."""
+    sink = spec.sink
+    assert isinstance(sink, ImportFileSinkSpec), f"{spec.name}: not an importFile sink"
+    key = sink.encryption_key.resolve(options.environ) if sink.encryption_key else None
+    try:
+        return ImportFileSink(sink.path, encryption_key=key,
+                              allow_plaintext=options.allow_plaintext_secrets, target=target)
+    except ProvisionerError as exc:
+        raise type(exc)(f"WorkflowInstance {spec.name!r} ({spec.source}): {exc.message}",
+                        exc.hint) from exc

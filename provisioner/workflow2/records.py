@@ -3,8 +3,8 @@
 A :class:`CredentialRecord` is what a sink writes: an ``id``, a ``name``, an n8n credential
 ``type`` and its ``data``. Secret fields hold :class:`~provisioner.secret.Secret` values; they are
 revealed only by :meth:`CredentialRecord.revealed_data`, which sinks call at the point the data
-leaves the process. Everything else here (``redacted``, ``snapshot``, ``fingerprints``, validation
-messages) is safe to print and to store in state.
+leaves the process. Everything else here (``redacted``, ``public_fields``, ``fingerprints``,
+validation messages) is safe to print and to store in state.
 """
 
 from __future__ import annotations
@@ -110,37 +110,6 @@ class CredentialRecord:
             elif isinstance(value, str):
                 out[name] = Secret(value).fingerprint()
         return out
-
-    def snapshot(self) -> dict[str, Any]:
-        """The secret-free summary state keeps to detect drift: id, name, type, fields, prints."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "type": self.type,
-            "fields": self.public_fields(),
-            "fingerprints": self.fingerprints(),
-        }
-
-    def changed_fields(self, previous: Mapping[str, Any] | None) -> list[str]:
-        """Field names whose value differs from a :meth:`snapshot` (all of them if unknown).
-
-        Includes ``name`` when the record was renamed. Secret fields compare by fingerprint.
-        """
-        if previous is None:
-            return sorted(self.data)
-        changed: set[str] = set()
-        if previous.get("name") != self.name:
-            changed.add("name")
-        old_fields: Mapping[str, Any] = previous.get("fields") or {}
-        old_prints: Mapping[str, str] = previous.get("fingerprints") or {}
-        new_fields, new_prints = self.public_fields(), self.fingerprints()
-        for key in set(old_fields) | set(new_fields):
-            if old_fields.get(key) != new_fields.get(key):
-                changed.add(key)
-        for key in set(old_prints) | set(new_prints):
-            if old_prints.get(key) != new_prints.get(key):
-                changed.add(key)
-        return sorted(changed)
 
 
 def _schema_fields(schema: Mapping[str, Any] | None) -> set[str] | None:

@@ -1,163 +1,37 @@
-"""Credential sinks: where records go, behind one small interface.
+"""The API sink: writes records through a Workflow² instance's public REST API.
 
-A sink reads what exists (:meth:`CredentialSink.read`) and converges records to what is wanted
-(:meth:`CredentialSink.write`). :func:`plan_record` is the pure decision both use and ``plan``
-can show: create, update (which fields; whether an OAuth2 credential must be reconnected) or
-nothing. State keeps each :class:`WriteResult`'s ``snapshot`` (ids, public fields, secret
-fingerprints; never a secret) and passes it back as ``previous`` next run.
+It executes what the engine decided (:class:`~provisioner.sinks.WriteOp`); reading, listing,
+the OAuth connection status and the server's own credential test are what only it can know.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any
 
-from provisioner.workflow2.api import RemoteCredential, TestResult, Workflow2Client
-from provisioner.workflow2.records import JWT_TYPE, OAUTH2_TYPE, CredentialRecord, FieldValue
-
-Action = Literal["create", "update", "none"]
-#: The fields whose change invalidates a connected OAuth2 token (it belongs to that client).
-_OAUTH2_CLIENT_FIELDS = frozenset({"clientId", "clientSecret"})
-
-
-@dataclass(frozen=True)
-class LiveRecord:
-    """A record as it exists in a sink. ``data`` is known for files, ``None`` for the API."""
-
-    id: str
-    name: str
-    type: str
-    data: Mapping[str, FieldValue] | None = None
-
-    def snapshot(self) -> dict[str, Any] | None:
-        """The :meth:`CredentialRecord.snapshot` of the live data, when the data is known."""
-        if self.data is None:
-            return None
-        return CredentialRecord(self.id, self.name, self.type, self.data).snapshot()
-
-
-@dataclass(frozen=True)
-class CredentialChange:
-    """What converging one record takes (secret-free: field names, never values)."""
-
-    record_id: str
-    name: str
-    type: str
-    action: Action
-    fields: tuple[str, ...] = ()
-    """Fields that change; secret ones are shown as ``(sensitive)`` by renderers."""
-    replace: bool = False
-    """Replace all stored data (instead of merging the changed fields)."""
-    reconnect_required: bool = False
-    """An OAuth2 credential's token is dropped: a person must click Connect again."""
-    drift: str | None = None
-    """Why the live record differs from state (e.g. deleted or renamed outside provisioner)."""
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """The outcome of converging one record; ``snapshot`` is what state should store."""
-
-    change: CredentialChange
-    record_id: str
-    snapshot: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def wrote(self) -> bool:
-        """Whether the sink was written to for this record."""
-        return self.change.action != "none"
-
-
-class CredentialSink(Protocol):
-    """What every Workflow² sink offers."""
-
-    def read(self, ids: Sequence[str]) -> dict[str, LiveRecord | None]:
-        """The live record for each id (``None`` when absent)."""
-        ...
-
-    def plan(
-        self,
-        records: Sequence[CredentialRecord],
-        previous: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> list[CredentialChange]:
-        """What :meth:`write` would do for each record, without writing."""
-        ...
-
-    def write(
-        self,
-        records: Sequence[CredentialRecord],
-        previous: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> list[WriteResult]:
-        """Converge every record; ``previous`` maps record id to the snapshot state kept."""
-        ...
-
-
-def plan_record(
-    record: CredentialRecord,
-    previous: Mapping[str, Any] | None,
-    live: LiveRecord | None,
-    *,
-    partial_update: bool = True,
-) -> CredentialChange:
-    """Decide how to converge ``record`` given state's ``previous`` snapshot and the live record.
-
-    Without data from the sink (the API never returns it), unchanged fields are known only from
-    ``previous``: no snapshot means every field is written. OAuth2 tokens are kept (partial
-    update) unless the client id/secret changed or the server cannot merge.
-    """
-    if live is None:
-        return CredentialChange(
-            record.id,
-            record.name,
-            record.type,
-            "create",
-            fields=tuple(sorted(record.data)),
-            drift="deleted outside provisioner" if previous is not None else None,
-        )
-    known = live.snapshot() or previous
-    changed = set(record.changed_fields(known))
-    drift = None
-    if live.name != record.name:
-        changed.add("name")
-        if previous is not None and previous.get("name") == record.name:
-            drift = f"renamed outside provisioner to {live.name!r}"
-    type_changed = live.type != record.type
-    if type_changed:
-        changed.add("type")
-        drift = f"type changed outside provisioner to {live.type!r}"
-    if not changed:
-        return CredentialChange(record.id, record.name, record.type, "none")
-    data_changed = changed - {"name"}
-    # A JWT record holds no person's consent, only the server's cached session of the key it
-    # replaces (hidden accessToken/instanceUrl): merging would keep that session, so the
-    # server's own test after a rotation would never sign in with the new key. Replace it all.
-    replace = type_changed or (record.type == JWT_TYPE and bool(data_changed)) or (
-        record.type == OAUTH2_TYPE
-        and previous is not None
-        and bool(data_changed & _OAUTH2_CLIENT_FIELDS)
-    )
-    wipes = bool(data_changed) and (replace or not partial_update)
-    return CredentialChange(
-        record.id,
-        record.name,
-        record.type,
-        "update",
-        fields=tuple(sorted(changed)),
-        replace=replace,
-        reconnect_required=record.type == OAUTH2_TYPE and wipes,
-        drift=drift,
-    )
+from provisioner.errors import SpecError
+from provisioner.model import WorkflowInstanceSpec
+from provisioner.sinks import LiveRecord, SinkOptions, TestVerdict, WriteOp
+from provisioner.targets import CredentialTarget
+from provisioner.workflow2.api import RemoteCredential, Workflow2Client
+from provisioner.workflow2.records import CredentialRecord
 
 
 class ApiSink:
     """Writes records through a Workflow² instance's REST API."""
 
+    kind = "api"
+
     def __init__(self, client: Workflow2Client) -> None:
         self.client = client
 
+    @property
+    def server_url(self) -> str | None:
+        """The server's base URL."""
+        return self.client.base_url
+
     def read(self, ids: Sequence[str]) -> dict[str, LiveRecord | None]:
-        """Live metadata for each id (data is write-only, so ``data`` is ``None``)."""
+        """Live metadata for each id (data is write-only, so ``data`` is None)."""
         if self.client.supports_get_by_id():
             found = {i: self.client.get(i) for i in ids}
         else:
@@ -165,48 +39,64 @@ class ApiSink:
             found = {i: listed.get(i) for i in ids}
         return {i: _live(c) if c else None for i, c in found.items()}
 
-    def plan(
-        self,
-        records: Sequence[CredentialRecord],
-        previous: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> list[CredentialChange]:
-        """The change each record needs, reading the server but writing nothing."""
-        live = self.read([r.id for r in records])
-        partial = self.client.capabilities().partial_update
-        prev = previous or {}
-        return [plan_record(r, prev.get(r.id), live[r.id], partial_update=partial) for r in records]
+    def list_records(self) -> list[LiveRecord]:
+        """Every credential's metadata."""
+        return [_live(c) for c in self.client.iter_credentials()]
 
-    def write(
-        self,
-        records: Sequence[CredentialRecord],
-        previous: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> list[WriteResult]:
-        """Create or update each record in place (ids never change); skip unchanged ones."""
-        results = []
-        for record, change in zip(records, self.plan(records, previous), strict=True):
-            record_id = record.id
-            if change.action == "create":
-                record_id = self.client.create(record).id
-            elif change.action == "update":
-                data_changed = bool(set(change.fields) - {"name"})
-                self.client.update(record, replace=change.replace, include_data=data_changed)
-            snap = CredentialRecord(record_id, record.name, record.type, record.data).snapshot()
-            results.append(WriteResult(change=change, record_id=record_id, snapshot=snap))
-        return results
+    def schema(self, record_type: str) -> Mapping[str, Any] | None:
+        """The server's own schema of the type."""
+        return self.client.schema(record_type)
+
+    def connection_status(self, record: LiveRecord) -> str:
+        """The server's test of the record: a connected OAuth2 record passes it. A plan writes
+        nothing, so servers without a test endpoint are not probed (status unknown)."""
+        verdict = self.client.test(record.id)
+        if verdict.status == "unsupported":
+            return "unknown (this Workflow² version cannot test credentials)"
+        return "connected" if verdict.ok else "not connected"
+
+    def write(self, record: CredentialRecord, op: WriteOp) -> str:
+        """Create the record (its id chosen by us where the server allows) or update it in
+        place, merging or replacing its data as ``op`` says."""
+        if op.create:
+            return self.client.create(record).id
+        self.client.update(record, replace=op.replace_data, include_data=True)
+        return record.id
+
+    def rename(self, record_id: str, name: str, record_type: str) -> None:
+        """Give a record back its name without touching its data."""
+        self.client.rename(record_id, name, record_type)
 
     def delete(self, ids: Sequence[str]) -> list[str]:
         """Delete records by id; returns the ids that existed."""
         return [i for i in ids if self.client.delete(i)]
 
-    def rename(self, record_id: str, name: str, type: str) -> bool:
-        """Give a record back its name without touching its data."""
-        self.client.rename(record_id, name, type)
-        return True
+    def test(self, record_id: str) -> TestVerdict | None:
+        """The server's own test (None before 2.41, which has no test endpoint)."""
+        if not self.client.capabilities().credential_test:
+            return None
+        verdict = self.client.test(record_id)
+        return TestVerdict(verdict.ok, verdict.message)
 
-    def test(self, ids: Sequence[str]) -> dict[str, TestResult]:
-        """The server's credential-test verdict for each id."""
-        return {i: self.client.test(i) for i in ids}
+    def flush(self) -> None:
+        """Every write is already stored by the server."""
 
 
 def _live(remote: RemoteCredential) -> LiveRecord:
     return LiveRecord(id=remote.id, name=remote.name, type=remote.type)
+
+
+def build_api_sink(spec: WorkflowInstanceSpec, target: CredentialTarget,
+                   options: SinkOptions) -> ApiSink:
+    """The API sink of an instance, its API key resolved from its reference."""
+    if spec.api_key is None:
+        raise SpecError(
+            f"{spec.source}: WorkflowInstance {spec.name!r} has no apiKey",
+            "add spec.apiKey: {env: NAME} (an API key with the credential scopes)",
+        )
+    return ApiSink(Workflow2Client(
+        spec.base_url,
+        spec.api_key.resolve(options.environ),
+        instance_name=spec.name,
+        ca_file=str(spec.ca_file) if spec.ca_file else None,
+    ))

@@ -8,54 +8,20 @@ scrubbed from server messages before they are quoted.
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
 from provisioner.errors import AuthError, ProvisionerError, RemoteError
 from provisioner.secret import REDACTED, Secret
+from provisioner.workflow2.urls import normalize_base_url
 
 KEY_SCOPES = (
     "credential:create, credential:read, credential:list, credential:update, credential:delete"
 )
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` names this machine (``localhost`` or a loopback address)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def normalize_base_url(url: str) -> str:
-    """The instance's base URL without a trailing slash or ``/api/v1``; https unless loopback.
-
-    Raises :class:`ProvisionerError` for other schemes, a missing host, or plain http to a host
-    that is not loopback (credentials would cross the network in clear text).
-    """
-    text = url.strip().rstrip("/")
-    if text.endswith("/api/v1"):
-        text = text[: -len("/api/v1")]
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProvisionerError(
-            f"Workflow² URL {url!r} is not an http(s) URL with a host",
-            "give the instance's base URL, e.g. https://workflows.example.com",
-        )
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ProvisionerError(
-            f"Workflow² URL {url!r} uses plain http to a host that is not loopback",
-            "use https (TLS is always verified); plain http is accepted only for 127.0.0.1",
-        )
-    return text
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

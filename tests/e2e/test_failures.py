@@ -8,6 +8,11 @@ from typing import Any
 
 import pytest
 
+from provisioner.model import WorkflowInstanceSpec
+from provisioner.sinks import SinkFactory, SinkOptions, WriteOp, sink_registered
+from provisioner.targets import target_registered
+from provisioner.workflow2 import OAUTH2_TYPE, CredentialRecord, Workflow2Client, Workflow2Target
+from provisioner.workflow2.sink import ApiSink, build_api_sink
 from tests.e2e.conftest import API_KEY_ENV, APP, E2E
 from tests.e2e.observe import Api
 
@@ -36,29 +41,37 @@ def test_wrong_api_key_fails_before_any_write_and_names_the_key(
     assert len(api.named(e2e.jwt_name)) == 1
 
 
-def _with_unknown_field(real: Any) -> Any:
-    """``build_oauth2_record`` as a build for another server version would make it: one field
-    (``organizationId``) that this server's schema does not have."""
+class UnknownFieldTarget(Workflow2Target):
+    """Workflow² records as a build for another server version would make OAuth2 ones: with one
+    field (``organizationId``) that this server's schema does not have."""
 
-    def build(**kw: Any) -> Any:
-        from provisioner.workflow2.records import CredentialRecord
-
-        record = real(**kw)
+    def build_record(self, **kw: Any) -> CredentialRecord:
+        record = super().build_record(**kw)
+        if record.type != OAUTH2_TYPE:
+            return record
         return CredentialRecord(record.id, record.name, record.type,
                                 {**record.data, "organizationId": "00D000000000001"})
 
-    return build
+
+class TrustingClient(Workflow2Client):
+    """A client that leaves every schema check to the server."""
+
+    def validate(self, record: CredentialRecord) -> None:
+        return None
+
+
+def trusting_api_sink(spec: WorkflowInstanceSpec, target: Any, options: SinkOptions) -> ApiSink:
+    """The API sink, with a client that skips provisioner's own schema check."""
+    assert spec.api_key is not None
+    return ApiSink(TrustingClient(spec.base_url, spec.api_key.resolve(options.environ),
+                                  instance_name=spec.name))
 
 
 def test_schema_rejection_locally_then_by_the_server_then_converges(
-    e2e: E2E, api: Api, monkeypatch: pytest.MonkeyPatch
+    e2e: E2E, api: Api
 ) -> None:
-    import provisioner.workflow2.records as records
-    from provisioner.workflow2.api import Workflow2Client
-
     jwt_id, oauth_id = e2e.record_id(e2e.jwt_name), e2e.record_id(e2e.oauth_name)
-    with monkeypatch.context() as patch:
-        patch.setattr(records, "build_oauth2_record", _with_unknown_field(records.build_oauth2_record))
+    with target_registered(UnknownFieldTarget()):
         # 1. provisioner checks each record against the server's own schema before sending it.
         local = e2e.apply()
         assert local.code == 1, local
@@ -77,14 +90,15 @@ def test_schema_rejection_locally_then_by_the_server_then_converges(
         assert f"{e2e.instance}/{e2e.jwt_name}" in e2e.app_state()["credentials"]
 
         # 2. Skip that check: the server itself refuses the record, in its own words.
-        patch.setattr(Workflow2Client, "validate", lambda self, record: None)
-        remote = e2e.apply()
-        assert remote.code == 1, remote
-        assert (f"Workflow² instance {e2e.instance!r} ({e2e.server.base_url}) refused to "
-                f"create credential {e2e.oauth_name!r} (HTTP 400)") in remote.stderr
-        assert 'additional property "organizationId"' in remote.stderr
-        assert "hint: the record does not match the server's schema" in remote.stderr
-        assert [(c.method, c.name) for c in remote.record_writes()] == [("POST", e2e.oauth_name)]
+        with sink_registered(SinkFactory("api", trusting_api_sink, remote=True)):
+            remote = e2e.apply()
+            assert remote.code == 1, remote
+            assert (f"Workflow² instance {e2e.instance!r} ({e2e.server.base_url}) refused to "
+                    f"create credential {e2e.oauth_name!r} (HTTP 400)") in remote.stderr
+            assert 'additional property "organizationId"' in remote.stderr
+            assert "hint: the record does not match the server's schema" in remote.stderr
+            assert [(c.method, c.name) for c in remote.record_writes()] == [
+                ("POST", e2e.oauth_name)]
     assert api.get(oauth_id) is None  # nothing half-made on the server
     assert api.get(jwt_id)["updatedAt"] == jwt_stamp  # type: ignore[index]
 
@@ -103,30 +117,32 @@ def test_schema_rejection_locally_then_by_the_server_then_converges(
 
 
 def test_server_down_mid_apply_is_clear_and_the_next_apply_converges(
-    e2e: E2E, api: Api, monkeypatch: pytest.MonkeyPatch
+    e2e: E2E, api: Api
 ) -> None:
-    from provisioner.workflow2.sink import ApiSink
-
     saved = e2e.root / "plan.json"
     planned = e2e.plan("--out", saved)
     assert planned.code == 2, planned
     jwt_id, oauth_id = e2e.record_id(e2e.jwt_name), e2e.record_id(e2e.oauth_name)
-    real_write = ApiSink.write
     server = e2e.server
 
-    def write(self: ApiSink, records: Any, previous: Any = None) -> Any:
-        if any(r.name == e2e.oauth_name for r in records):
-            server.stop()  # the server goes away after the JWT record, before the OAuth2 one
-        return real_write(self, records, previous)
+    class OutageSink(ApiSink):
+        """The server goes away after the JWT record, before the OAuth2 one."""
+
+        def write(self, record: CredentialRecord, op: WriteOp) -> str:
+            if record.name == e2e.oauth_name:
+                server.stop()
+            return super().write(record, op)
+
+    def build(spec: WorkflowInstanceSpec, target: Any, options: SinkOptions) -> ApiSink:
+        return OutageSink(build_api_sink(spec, target, options).client)
 
     try:
-        with monkeypatch.context() as patch:
-            patch.setattr(ApiSink, "write", write)
+        with sink_registered(SinkFactory("api", build, remote=True)):
             failed = e2e.cli("apply", saved)
         assert failed.code == 1, failed
         assert "Error: 1 step(s) failed:" in failed.stderr
         assert (f"Workflow² instance {e2e.instance!r} ({server.base_url}) is unreachable while "
-                "trying to read credential") in failed.stderr
+                "trying to create credential") in failed.stderr  # the plan decided: no re-read
         assert "rerun when it is up (records already written are kept" in failed.stderr
         assert "Traceback" not in failed.all
         assert failed.org_writes() == ["deploy"]

@@ -11,6 +11,7 @@ import pytest
 
 from provisioner.errors import ProvisionerError, SpecError, StateError
 from provisioner.secret import Secret
+from provisioner.sinks import WriteOp
 from provisioner.workflow2 import (
     JWT_TYPE,
     CredentialRecord,
@@ -50,6 +51,11 @@ def records(private_key: Secret, client_secret: Secret) -> list[CredentialRecord
     ]
 
 
+def write_all(sink: ImportFileSink, records: list[CredentialRecord]) -> list[str]:
+    """Write each record as a create (what the engine does for new records)."""
+    return [sink.write(r, WriteOp(create=True)) for r in records]
+
+
 def test_refuses_plaintext_without_flag(tmp_path: Path) -> None:
     with pytest.raises(ProvisionerError, match="plain text") as info:
         ImportFileSink(tmp_path / "c.json")
@@ -61,11 +67,11 @@ def test_encrypted_file_has_no_plaintext_secret(
     tmp_path: Path, key: Secret, records: list[CredentialRecord], assert_no_canary
 ) -> None:
     path = tmp_path / "out" / "creds.json"
-    results = ImportFileSink(path, encryption_key=key).write(records)
-    assert [r.change.action for r in results] == ["create", "create"]
+    ids = write_all(ImportFileSink(path, encryption_key=key), records)
+    assert ids == [r.id for r in records]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     text = path.read_text()
-    assert_no_canary(text, [r.snapshot for r in results], [r.change for r in results])
+    assert_no_canary(text, [r.fingerprints() for r in records])
     items = json.loads(text)
     assert [i["id"] for i in items] == [r.id for r in records]
     assert all(set(i) == {"id", "name", "type", "data"} for i in items)
@@ -76,22 +82,26 @@ def test_encrypted_file_has_no_plaintext_secret(
 
 def test_plaintext_when_allowed(tmp_path: Path, records: list[CredentialRecord]) -> None:
     path = tmp_path / "creds.json"
-    ImportFileSink(path, allow_plaintext=True).write(records)
+    write_all(ImportFileSink(path, allow_plaintext=True), records)
     items = json.loads(path.read_text())
     assert items[1]["data"] == records[1].revealed_data()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_rerun_changes_nothing_and_keeps_the_file(
+def test_reads_and_lists_never_write(
     tmp_path: Path, key: Secret, records: list[CredentialRecord]
 ) -> None:
     path = tmp_path / "creds.json"
     sink = ImportFileSink(path, encryption_key=key)
-    sink.write(records)
+    assert sink.read([r.id for r in records]) == {r.id: None for r in records}
+    assert sink.list_records() == [] and not path.exists()
+    write_all(sink, records)
     before = (path.read_bytes(), path.stat().st_ino, path.stat().st_mtime_ns)
-    again = sink.write(records)
-    assert [r.change.action for r in again] == ["none", "none"]
-    assert not any(r.wrote for r in again)
+    assert [(r.id, r.name, r.type) for r in sink.list_records()] == [
+        (r.id, r.name, r.type) for r in records]
+    live = sink.read([r.id for r in records])
+    assert [sink.connection_status(v) for v in live.values() if v] == ["not connected"] * 2
+    assert sink.test(records[0].id) is None  # a file cannot test its records
     assert (path.read_bytes(), path.stat().st_ino, path.stat().st_mtime_ns) == before
 
 
@@ -102,7 +112,7 @@ def test_upsert_keeps_ids_and_other_records(
     foreign = {"id": "other1", "name": "Slack", "type": "slackApi", "data": "U2FsdGVkX1opaque"}
     path.write_text(json.dumps([foreign]))
     sink = ImportFileSink(path, encryption_key=key)
-    sink.write(records[:1])
+    write_all(sink, records[:1])
     rotated = build_jwt_record(
         id=records[0].id,
         name="SF JWT",
@@ -112,10 +122,7 @@ def test_upsert_keeps_ids_and_other_records(
         private_key=Secret(private_key.reveal() + "\n"),
         my_domain_url="https://acme.my.salesforce.com",
     )
-    (result,) = sink.write([rotated])
-    assert result.change.action == "update"
-    assert result.change.fields == ("privateKey",)
-    assert result.snapshot["fingerprints"]["privateKey"] != records[0].fingerprints()["privateKey"]
+    assert sink.write(rotated, WriteOp(create=False, replace_data=True)) == records[0].id
     items = json.loads(path.read_text())
     assert [i["id"] for i in items] == ["other1", records[0].id]
     assert items[0] == foreign
@@ -132,7 +139,7 @@ def test_failed_write_leaves_the_old_file(
 ) -> None:
     path = tmp_path / "creds.json"
     sink = ImportFileSink(path, encryption_key=key)
-    sink.write(records[:1])
+    write_all(sink, records[:1])
     before = path.read_bytes()
 
     def boom(*args: object, **kwargs: object) -> None:
@@ -140,7 +147,7 @@ def test_failed_write_leaves_the_old_file(
 
     monkeypatch.setattr("provisioner.workflow2.importfile.json.dump", boom)
     with pytest.raises(OSError):
-        sink.write(records)
+        write_all(sink, records)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["creds.json"]
 
@@ -149,7 +156,7 @@ def test_wrong_key_is_clear_and_secret_free(
     tmp_path: Path, key: Secret, records: list[CredentialRecord], assert_no_canary
 ) -> None:
     path = tmp_path / "creds.json"
-    ImportFileSink(path, encryption_key=key).write(records)
+    write_all(ImportFileSink(path, encryption_key=key), records)
     with pytest.raises(DecryptionError) as info:
         ImportFileSink(path, encryption_key=Secret("another-key")).read([records[0].id])
     assert "SF JWT" in info.value.message
@@ -159,7 +166,7 @@ def test_wrong_key_is_clear_and_secret_free(
 def test_invalid_record_is_refused_before_writing(tmp_path: Path, key: Secret) -> None:
     bad = CredentialRecord("pvbad", "bad", JWT_TYPE, {"clientId": "x"})
     with pytest.raises(SpecError, match="username"):
-        ImportFileSink(tmp_path / "c.json", encryption_key=key).write([bad])
+        write_all(ImportFileSink(tmp_path / "c.json", encryption_key=key), [bad])
     assert not (tmp_path / "c.json").exists()
 
 
@@ -174,18 +181,7 @@ def test_corrupt_existing_file(tmp_path: Path, key: Secret, content: str) -> Non
 def test_delete(tmp_path: Path, key: Secret, records: list[CredentialRecord]) -> None:
     path = tmp_path / "c.json"
     sink = ImportFileSink(path, encryption_key=key)
-    sink.write(records)
+    write_all(sink, records)
     assert sink.delete([records[0].id, "nope"]) == [records[0].id]
     assert [i["id"] for i in json.loads(path.read_text())] == [records[1].id]
     assert os.stat(path).st_mode & 0o077 == 0
-
-
-def test_plan_reads_but_never_writes(
-    tmp_path: Path, key: Secret, records: list[CredentialRecord]
-) -> None:
-    path = tmp_path / "c.json"
-    sink = ImportFileSink(path, encryption_key=key)
-    assert [c.action for c in sink.plan(records)] == ["create", "create"]
-    assert not path.exists()
-    sink.write(records)
-    assert [c.action for c in sink.plan(records)] == ["none", "none"]

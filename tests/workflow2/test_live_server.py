@@ -16,13 +16,16 @@ import requests
 
 from provisioner.errors import AuthError, RemoteError, SpecError
 from provisioner.secret import Secret
+from provisioner.sinks import WriteOp
 from provisioner.workflow2 import (
     JWT_TYPE,
     OAUTH2_TYPE,
+    TARGET,
     ApiSink,
     Capabilities,
     CredentialRecord,
     ImportFileSink,
+    RemoteCredential,
     Workflow2Client,
     build_jwt_record,
     build_oauth2_record,
@@ -91,7 +94,15 @@ def test_bundled_schemas_match_the_server(client: Workflow2Client) -> None:
     assert client.schema(OAUTH2_TYPE)["properties"] == bundled_schema(OAUTH2_TYPE)["properties"]
 
 
-def test_create_both_types_then_rerun_writes_nothing(
+CREATE = WriteOp(create=True)
+
+
+def named(client: Workflow2Client, name: str, type_: str) -> list[RemoteCredential]:
+    """The server's records of this name and type (names are not unique in Workflow²)."""
+    return [c for c in client.iter_credentials() if c.name == name and c.type == type_]
+
+
+def test_create_both_types_under_our_ids(
     client: Workflow2Client, private_key: Secret, client_secret: Secret, caplog, assert_no_canary
 ) -> None:
     records = [
@@ -99,20 +110,20 @@ def test_create_both_types_then_rerun_writes_nothing(
         oauth(client, "create-oauth", client_secret),
     ]
     sink = ApiSink(client)
-    first = sink.write(records)
-    assert [r.change.action for r in first] == ["create", "create"]
-    assert [r.record_id for r in first] == [r.id for r in records]  # our deterministic ids
+    first = [sink.write(r, CREATE) for r in records]
+    assert first == [r.id for r in records]  # our deterministic ids
     live = sink.read([r.id for r in records])
     assert [(v.name, v.type) for v in live.values() if v] == [
         ("create-jwt", JWT_TYPE),
         ("create-oauth", OAUTH2_TYPE),
     ]
+    assert {(r.id, r.name, r.type) for r in sink.list_records()} >= {
+        (r.id, r.name, r.type) for r in records}
     stamps = {r.id: client.get(r.id).updated_at for r in records}  # type: ignore[union-attr]
-    previous = {r.record_id: r.snapshot for r in first}
-    second = sink.write(records, previous)
-    assert [r.change.action for r in second] == ["none", "none"]
+    assert [sink.connection_status(v) for v in live.values() if v] == ["not connected"] * 2
+    # Reading, listing and the connection check write nothing.
     assert {r.id: client.get(r.id).updated_at for r in records} == stamps  # type: ignore[union-attr]
-    assert_no_canary(caplog.text, first, second, previous)
+    assert_no_canary(caplog.text, first, [r.fingerprints() for r in records])
 
 
 def test_retried_create_is_idempotent(
@@ -122,7 +133,7 @@ def test_retried_create_is_idempotent(
     a = client.create(record)
     b = client.create(record)  # 409 -> recognised, brought up to date in place
     assert a.id == b.id == record.id
-    assert len(client.find("idem-jwt", JWT_TYPE)) == 1
+    assert len(named(client, "idem-jwt", JWT_TYPE)) == 1
     assert_no_canary(caplog.text)
 
 
@@ -135,13 +146,13 @@ def test_rotation_patches_in_place(
 ) -> None:
     sink = ApiSink(client)
     record = jwt(client, "rotate-jwt", private_key)
-    (created,) = sink.write([record])
+    created = sink.write(record, CREATE)
     new_key = Secret(canary_pem.replace("-----END", "\n-----END"))
     rotated = jwt(client, "rotate-jwt", new_key)
-    (result,) = sink.write([rotated], {created.record_id: created.snapshot})
-    assert result.change.action == "update" and result.change.fields == ("privateKey",)
-    assert result.record_id == created.record_id
-    assert len(client.find("rotate-jwt", JWT_TYPE)) == 1
+    op = WriteOp(create=False, replace_data=TARGET.replaces_data("jwt", ["privateKey"]))
+    assert op.replace_data  # the server's cached session of the old key goes with it
+    assert sink.write(rotated, op) == created
+    assert len(named(client, "rotate-jwt", JWT_TYPE)) == 1
     stored = export_decrypted(workflow2_server, tmp_path)[record.id]
     assert stored["data"]["privateKey"] == new_key.reveal()
 
@@ -170,13 +181,15 @@ def test_oauth_token_kept_unless_client_secret_changes(
     workflow2_server.run_cli("import:credentials", f"--input={seeded}")
     sink = ApiSink(client)
     moved = oauth(client, "token-oauth", client_secret, env="sandbox")
-    (r1,) = sink.write([moved], {record.id: record.snapshot()})
-    assert r1.change.fields == ("environment",) and not r1.change.reconnect_required
+    assert not TARGET.reconnect_needed("oauth2", ["environment"])
+    sink.write(moved, WriteOp(create=False,
+                              replace_data=TARGET.replaces_data("oauth2", ["environment"])))
     data = export_decrypted(workflow2_server, tmp_path)[record.id]["data"]
     assert data["environment"] == "sandbox" and data["oauthTokenData"] == token
     new_secret = oauth(client, "token-oauth", Secret("CANARY-CLIENT-SECRET-2"), env="sandbox")
-    (r2,) = sink.write([new_secret], {record.id: r1.snapshot})
-    assert r2.change.fields == ("clientSecret",) and r2.change.reconnect_required
+    assert TARGET.reconnect_needed("oauth2", ["clientSecret"])
+    sink.write(new_secret, WriteOp(create=False,
+                                   replace_data=TARGET.replaces_data("oauth2", ["clientSecret"])))
     data = export_decrypted(workflow2_server, tmp_path)[record.id]["data"]
     assert data["clientSecret"] == "CANARY-CLIENT-SECRET-2" and "oauthTokenData" not in data
 
@@ -218,9 +231,9 @@ def test_server_credential_test_reports_verdict(
 ) -> None:
     # A closed loopback port as token host: the server signs a JWT and fails to reach it.
     record = jwt(client, "test-jwt", private_key, my_domain_url="https://127.0.0.1:9")
-    ApiSink(client).write([record])
-    verdict = ApiSink(client).test([record.id])[record.id]
-    assert verdict.status == "Error" and not verdict.ok
+    ApiSink(client).write(record, CREATE)
+    verdict = ApiSink(client).test(record.id)
+    assert verdict is not None and not verdict.ok
     assert_no_canary(verdict.message)
 
 
@@ -238,17 +251,18 @@ def test_import_file_round_trip_holds_exactly_the_fields(
     ]
     path = tmp_path / "import.json"
     key = Secret(workflow2_server.encryption_key)
-    ImportFileSink(path, encryption_key=key).write(records)
+    file_sink = ImportFileSink(path, encryption_key=key)
+    for record in records:
+        file_sink.write(record, CREATE)
     assert_no_canary(path.read_text())
     workflow2_server.run_cli("import:credentials", f"--input={path}")
-    assert not any(r.wrote for r in ImportFileSink(path, encryption_key=key).write(records))
     workflow2_server.run_cli("import:credentials", f"--input={path}")  # upsert: no duplicate
     exported = export_decrypted(workflow2_server, tmp_path)
     for record in records:
         assert exported[record.id]["name"] == record.name
         assert exported[record.id]["type"] == record.type
         assert exported[record.id]["data"] == record.revealed_data()
-        assert len(client.find(record.name, record.type)) == 1
+        assert len(named(client, record.name, record.type)) == 1
 
 
 def test_restart_mid_run_is_a_clear_error_and_loses_nothing(
@@ -257,16 +271,17 @@ def test_restart_mid_run_is_a_clear_error_and_loses_nothing(
     private_key: Secret,
 ) -> None:
     record = jwt(client, "restart-jwt", private_key)
-    (created,) = ApiSink(client).write([record])
+    created = ApiSink(client).write(record, CREATE)
+    update = WriteOp(create=False, replace_data=True)
     workflow2_server.stop()
     try:
         with pytest.raises(RemoteError, match="unreachable") as info:
-            ApiSink(client).write([record], {created.record_id: created.snapshot})
+            ApiSink(client).write(record, update)
         assert "rerun" in (info.value.hint or "")
     finally:
         workflow2_server.start()
-    (again,) = ApiSink(client).write([record], {created.record_id: created.snapshot})
-    assert again.change.action == "none" and again.record_id == record.id
+    assert ApiSink(client).write(record, update) == created == record.id
+    assert len(named(client, record.name, JWT_TYPE)) == 1
 
 
 def test_callback_url(workflow2_server: Workflow2Server) -> None:
@@ -291,7 +306,7 @@ def test_reads_and_tests_never_write(
 ) -> None:
     """A plan (reads, connection tests) leaves the server untouched: no capability probe."""
     record = jwt(client, "read-only check", Secret(canary_pem))
-    ApiSink(client).write([record])
+    ApiSink(client).write(record, CREATE)
     before = {c.id: c.updated_at for c in client.list_credentials()}
     fresh = Workflow2Client(
         workflow2_server.base_url, Secret(workflow2_server.api_key), instance_name="ci"

@@ -1,86 +1,62 @@
-"""plan_record: what converging a record takes, from state's snapshot and the live record."""
+"""The Workflow² target's rules the engine asks: which changes replace a record's data, which
+drop a connected OAuth token, and the fields a record holds (the planner decides each change
+once from these; tests/engine covers the decisions end to end)."""
 
 from __future__ import annotations
 
+from provisioner.model import CredentialSpec, SourceLocation
 from provisioner.secret import Secret
-from provisioner.workflow2 import (
-    JWT_TYPE,
-    OAUTH2_TYPE,
-    CredentialRecord,
-    LiveRecord,
-    build_oauth2_record,
-    plan_record,
-)
+from provisioner.workflow2 import JWT_TYPE, OAUTH2_TYPE, TARGET
+
+SRC = SourceLocation.__new__(SourceLocation)
 
 
-def oauth(secret: str = "s1", client_id: str = "ck", env: str = "production") -> CredentialRecord:
-    return build_oauth2_record(
-        id="pvo",
-        name="SF OAuth2",
-        environment=env,
-        client_id=client_id,  # type: ignore[arg-type]
-        client_secret=Secret(secret),
-    )
+def cred(kind: str, **kw: object) -> CredentialSpec:
+    from pathlib import Path
+
+    base: dict[str, object] = {"type": kind, "instance": "wf", "name": f"SF {kind}",
+                               "environment": "production", "source": SourceLocation(Path("s"))}
+    base.update(kw)
+    return CredentialSpec(**base)  # type: ignore[arg-type]
 
 
-LIVE = LiveRecord("pvo", "SF OAuth2", OAUTH2_TYPE)
-
-
-def test_create_when_absent() -> None:
-    change = plan_record(oauth(), None, None)
-    assert (change.action, change.drift) == ("create", None)
-    again = plan_record(oauth(), oauth().snapshot(), None)
-    assert again.action == "create" and again.drift == "deleted outside provisioner"
-
-
-def test_no_change_when_snapshot_matches() -> None:
-    assert plan_record(oauth(), oauth().snapshot(), LIVE).action == "none"
-
-
-def test_unknown_state_writes_everything_but_keeps_token() -> None:
-    change = plan_record(oauth(), None, LIVE)
-    assert change.action == "update"
-    assert not change.replace and not change.reconnect_required
-
-
-def test_secret_change_replaces_and_requires_reconnect() -> None:
-    change = plan_record(oauth("s2"), oauth().snapshot(), LIVE)
-    assert change.fields == ("clientSecret",)
-    assert change.replace and change.reconnect_required
-
-
-def test_environment_change_keeps_token_when_server_merges() -> None:
-    change = plan_record(oauth(env="sandbox"), oauth().snapshot(), LIVE)
-    assert change.fields == ("environment",) and not change.reconnect_required
-    old = plan_record(oauth(env="sandbox"), oauth().snapshot(), LIVE, partial_update=False)
-    assert old.reconnect_required  # 2.8.4 replaces all data on PATCH
-
-
-def test_rename_and_type_drift() -> None:
-    renamed = plan_record(
-        oauth(), oauth().snapshot(), LiveRecord("pvo", "Hand-renamed", OAUTH2_TYPE)
-    )
-    assert renamed.fields == ("name",) and renamed.drift and "Hand-renamed" in renamed.drift
-    assert not renamed.reconnect_required
-    retyped = plan_record(oauth(), oauth().snapshot(), LiveRecord("pvo", "SF OAuth2", JWT_TYPE))
-    assert "type" in retyped.fields and retyped.replace and retyped.drift
-
-
-def test_live_data_beats_state() -> None:
-    rec = oauth()
-    live = LiveRecord("pvo", "SF OAuth2", OAUTH2_TYPE, dict(oauth("other").data))
-    assert plan_record(rec, rec.snapshot(), live).fields == ("clientSecret",)
+def test_record_types_and_secret_fields() -> None:
+    assert TARGET.record_type("jwt") == JWT_TYPE and TARGET.secret_field("jwt") == "privateKey"
+    assert TARGET.record_type("oauth2") == OAUTH2_TYPE
+    assert TARGET.secret_field("oauth2") == "clientSecret"
 
 
 def test_a_changed_jwt_record_is_replaced_whole_to_drop_the_cached_session() -> None:
-    def jwt(key: str) -> CredentialRecord:
-        return CredentialRecord("pvj", "SF JWT", JWT_TYPE, {
-            "environment": "production", "clientId": "ck", "username": "u@x",
-            "privateKey": Secret(key)})
+    assert TARGET.replaces_data("jwt", ["privateKey"])
+    assert TARGET.replaces_data("jwt", ["username"])
+    assert not TARGET.replaces_data("jwt", ["name"])  # a rename keeps the data
+    assert not TARGET.reconnect_needed("jwt", ["privateKey"])  # nothing a person connected
 
-    live = LiveRecord("pvj", "SF JWT", JWT_TYPE)
-    rotated = plan_record(jwt("new"), jwt("old").snapshot(), live)
-    assert rotated.action == "update" and rotated.replace
-    assert not rotated.reconnect_required  # nothing a person connected is lost
-    renamed = plan_record(jwt("old"), {**jwt("old").snapshot(), "name": "before"}, live)
-    assert renamed.fields == ("name",) and not renamed.replace
+
+def test_oauth2_token_is_kept_unless_the_client_changes() -> None:
+    assert not TARGET.replaces_data("oauth2", ["environment"])
+    assert not TARGET.reconnect_needed("oauth2", ["environment", "name"])
+    for changed in (["clientSecret"], ["clientId"], ["environment", "clientSecret"]):
+        assert TARGET.replaces_data("oauth2", changed)
+        assert TARGET.reconnect_needed("oauth2", changed)
+
+
+def test_public_fields_and_records() -> None:
+    jwt = cred("jwt", username="int@acme.test")
+    assert TARGET.public_fields(jwt, "ck", "https://acme.my.salesforce.com/") == {
+        "environment": "production", "clientId": "ck", "username": "int@acme.test",
+        "myDomainUrl": "https://acme.my.salesforce.com"}
+    assert TARGET.public_fields(cred("oauth2"), "ck", None) == {
+        "environment": "production", "clientId": "ck"}
+    record = TARGET.build_record(record_id=TARGET.derive_record_id("wf", "SF jwt"), cred=jwt,
+                                 client_id="ck", secret=Secret("k"), my_domain_url=None,
+                                 schema=None)
+    assert record.type == JWT_TYPE and record.secret_fields == {"privateKey"}
+    assert len(record.id) == 16 and record.id == TARGET.derive_record_id("wf", "SF jwt")
+
+
+def test_connect_link_and_connection() -> None:
+    assert TARGET.connect_link("https://wf.example.com/", "pv1") == (
+        "https://wf.example.com/home/credentials/pv1")
+    assert TARGET.is_connected({"oauthTokenData": {"access_token": "x"}})
+    assert not TARGET.is_connected({"clientId": "ck"})

@@ -114,7 +114,7 @@ def test_jwt_record_fields_and_redaction(private_key: Secret, assert_no_canary) 
     red = rec.redacted()
     assert red["data"]["privateKey"] == "(sensitive)"
     assert red["data"]["clientId"] == "3MVG9-consumer-key"
-    assert_no_canary(red, rec, rec.snapshot(), rec.fingerprints(), str(rec.data))
+    assert_no_canary(red, rec, rec.fingerprints(), str(rec.data))
 
 
 def test_my_domain_url_only_when_given_and_supported(private_key: Secret) -> None:
@@ -162,16 +162,6 @@ def test_fingerprints_are_per_secret_field(private_key: Secret) -> None:
     assert prints["privateKey"] == private_key.fingerprint()
     assert prints["privateKey"].startswith("sha256:")
 
-
-def test_changed_fields(private_key: Secret) -> None:
-    rec = jwt(private_key)
-    snap = rec.snapshot()
-    assert rec.changed_fields(snap) == []
-    assert rec.changed_fields(None) == sorted(rec.data)
-    rotated = jwt(Secret(private_key.reveal() + "\n"))
-    assert rotated.changed_fields(snap) == ["privateKey"]
-    renamed = jwt(private_key, name="Other", username="u2@acme.test")
-    assert renamed.changed_fields(snap) == ["name", "username"]
 
 
 def test_validation_quotes_no_secret(private_key: Secret, assert_no_canary) -> None:

@@ -11,8 +11,8 @@ import requests
 
 from provisioner.errors import AuthError, ProvisionerError, RemoteError
 from provisioner.secret import Secret
-from provisioner.workflow2.callback import derive_callback_url
 from provisioner.workflow2.transport import Transport, normalize_base_url
+from provisioner.workflow2.urls import derive_callback_url
 
 API_KEY = "CANARY-API-KEY-0123456789abcdef"
 
@@ -84,6 +84,28 @@ def test_callback_url_derivation() -> None:
         derive_callback_url("https://n8n.example.com/base/")
         == "https://n8n.example.com/base/rest/oauth2-credential/callback"
     )
+
+
+@pytest.mark.parametrize("base", ["https://host.example.com/api/v1", "https://host.example.com/api/v1/",
+                                  "https://host.example.com/"])
+def test_one_callback_rule_for_an_api_url_everywhere(base: str) -> None:
+    """``baseUrl: https://host/api/v1`` names the server at ``https://host``: validate, render, the
+    import file and the REST client all derive the same callback URL from it."""
+    from pathlib import Path
+
+    from provisioner.model import ApiSink, SourceLocation, WorkflowInstanceSpec
+    from provisioner.targets import target_for
+    from provisioner.workflow2.callback import resolve_callback_url
+
+    expected = "https://host.example.com/rest/oauth2-credential/callback"
+    spec = WorkflowInstanceSpec("wf", base, ApiSink(), SourceLocation(Path("s.yaml")))
+    assert spec.callback_url == expected  # validate, render and the import file use this
+    assert target_for(spec).callback_url(spec) == expected
+    assert derive_callback_url(base) == expected
+    # The REST client's derivation (when the server does not publish one) agrees.
+    session = ScriptedSession([response(404, {})])
+    assert resolve_callback_url(base, session=session).url == expected
+    assert session.calls[0]["url"] == "https://host.example.com/rest/settings"
 
 
 def test_key_is_sent_as_header_and_tls_verified() -> None:
