@@ -27,8 +27,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioner.engine.context import Progress, RunOptions
+from provisioner.engine.context import RunOptions
 from provisioner.engine.run import apply, load_specs
+from provisioner.engine.services import Services
+from provisioner.events import Observer, ignore
 from provisioner.model import Desired, OrgSpec
 from provisioner.salesforce.connection import OrgConnection, connect
 from provisioner.sandbox import SandboxOptions, SandboxServer
@@ -101,7 +103,7 @@ class Recorder:
         self.faults = (f"*:latency={latency:g}",)
         self.connections: list[OrgConnection] = []
 
-    def __call__(self, org: OrgSpec, options: RunOptions, progress: Progress) -> OrgConnection:
+    def __call__(self, org: OrgSpec, options: RunOptions, _observer: Observer) -> OrgConnection:
         conn = connect(org, environ=options.environ, sandbox_faults=self.faults)
         self.connections.append(conn)
         return conn
@@ -115,8 +117,6 @@ class Recorder:
         return ops
 
 
-def _quiet(_line: str) -> None:
-    return None
 
 
 def run_provisioner(root: Path, latency: float) -> Outcome:
@@ -124,9 +124,9 @@ def run_provisioner(root: Path, latency: float) -> Outcome:
     specs = root / "specs"
     rec = Recorder(latency)
     options = RunOptions(state_path=root / "state.json", verify_timeout=VERIFY_TIMEOUT,
-                         connector=rec)
+                         services=Services(connector=rec))
     start = time.perf_counter()
-    _plan, result = apply([specs], options, _quiet, lambda _p: True)
+    _plan, result = apply([specs], options, ignore, lambda _p: True)
     seconds = time.perf_counter() - start
     assert result is not None, "the plan had no changes: the org was not fresh"
     assert not result.failures, result.failures[0].message
@@ -163,7 +163,7 @@ def run_per_app(root: Path, latency: float) -> Outcome:
     sink = ImportFileSink(root / "out" / "credentials.json",
                           encryption_key=Secret(os.environ[ENC_ENV]))
     start = time.perf_counter()
-    conn = rec(org, RunOptions(), _quiet)
+    conn = rec(org, RunOptions(), ignore)
     try:
         live = read_apps(conn, [(a.api_name, a.app_type) for a in apps])
         assert not any(live.values())

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from provisioner.events import Observer, ignore
+
 if TYPE_CHECKING:
     from provisioner.model import WorkflowInstanceSpec
     from provisioner.targets import CredentialTarget
@@ -102,6 +104,8 @@ class SinkOptions:
 
     environ: Mapping[str, str] | None = None
     allow_plaintext_secrets: bool = False
+    #: Sees the requests a remote sink sends (:class:`~provisioner.events.RequestSent`).
+    observer: Observer = ignore
 
 
 #: Builds a sink: ``(instance spec, target, options) -> sink``.

@@ -18,6 +18,7 @@ from provisioner.errors import EXIT_CHANGES, ProvisionerError, UsageError
 if TYPE_CHECKING:
     from provisioner.engine.context import RunOptions
     from provisioner.engine.executor import ApplyResult
+    from provisioner.events import Event, Observer
     from provisioner.model import Desired
     from provisioner.plan.types import Plan
 
@@ -45,27 +46,33 @@ def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _options(state_path: Path, prune: bool, plaintext: bool, **extra: Any) -> RunOptions:
     from provisioner.engine.context import RunOptions
+    from provisioner.engine.services import Services
 
+    services = current_options().services or Services()
     return RunOptions(state_path=state_path, prune=prune, allow_plaintext_secrets=plaintext,
-                      **extra)
+                      services=services, **extra)
 
 
-def _progress() -> Callable[[str], None]:
-    """Progress lines on stderr: overwritten in place on a terminal, plain lines in CI logs."""
+def _progress() -> Observer:
+    """Progress on stderr: deploy polls overwritten in place on a terminal, plain lines in CI
+    logs; with --verbose also the requests sent to credential servers."""
+    from provisioner.events import DeployPolled, RequestSent
+
     tty = sys.stderr.isatty()
     verbose = current_options().verbose
-    last_deploy = [False]
+    last_poll = [False]
 
-    def show(line: str) -> None:
-        deploy_poll = line.startswith("deploy ") and "components" in line
-        if tty and deploy_poll and not verbose:
-            click.echo("\r\033[K" + line, err=True, nl=False)
-            last_deploy[0] = True
+    def show(event: Event) -> None:
+        if not event.shown and not (verbose and isinstance(event, RequestSent)):
             return
-        if last_deploy[0]:
+        if tty and isinstance(event, DeployPolled) and not verbose:
+            click.echo("\r\033[K" + str(event), err=True, nl=False)
+            last_poll[0] = True
+            return
+        if last_poll[0]:
             click.echo("", err=True)
-            last_deploy[0] = False
-        click.echo(line, err=True)
+            last_poll[0] = False
+        click.echo(str(event), err=True)
 
     return show
 

@@ -11,11 +11,15 @@ import importlib
 import os
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
 from provisioner import __version__
 from provisioner.errors import EXIT_ERROR, EXIT_USAGE, ProvisionerError
+
+if TYPE_CHECKING:
+    from provisioner.engine.services import Services
 
 #: command name -> "module:attribute" of its click command.
 COMMANDS: dict[str, str] = {
@@ -61,6 +65,8 @@ class GlobalOptions:
 
     verbose: bool
     color: bool
+    #: What runs take from outside; None: the standard services.
+    services: Services | None = None
 
 
 class LazyGroup(click.Group):
@@ -97,7 +103,9 @@ def cli(ctx: click.Context, verbose: bool, no_color: bool) -> None:
     Salesforce orgs and Workflow² servers; rerun to converge and to rotate keys.
     """
     color = not no_color and "NO_COLOR" not in os.environ
-    ctx.obj = GlobalOptions(verbose=verbose, color=color)
+    given = ctx.obj if isinstance(ctx.obj, GlobalOptions) else None
+    ctx.obj = GlobalOptions(verbose=verbose, color=color,
+                            services=given.services if given is not None else None)
 
 
 def current_options() -> GlobalOptions:
@@ -120,12 +128,17 @@ def report_error(exc: ProvisionerError, verbose: bool) -> None:
         click.echo(f"cause: {type(exc.__cause__).__module__}.{type(exc.__cause__).__name__}", err=True)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script: runs the CLI and maps errors to exit codes."""
+def main(argv: list[str] | None = None, services: Services | None = None) -> None:
+    """Entry point of the console script: runs the CLI and maps errors to exit codes.
+
+    ``services`` replace the standard connector, key maker, clock and observer of every run the
+    command makes (a program embedding provisioner, the end-to-end tests).
+    """
     args = sys.argv[1:] if argv is None else argv
     verbose = "-v" in args or "--verbose" in args
     try:
-        code = cli.main(args=args, prog_name="provisioner", standalone_mode=False)
+        code = cli.main(args=args, prog_name="provisioner", standalone_mode=False,
+                        obj=GlobalOptions(verbose=False, color=False, services=services))
     except ProvisionerError as exc:
         report_error(exc, verbose)
         sys.exit(exc.exit_code)

@@ -6,15 +6,17 @@ org, a temporary state directory, a real Workflow² server) without patching int
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from provisioner.engine.services import Services
 from provisioner.errors import SecretReferenceError
-from provisioner.model import Desired, OrgSpec
+from provisioner.events import Observer, Step, fan_out, ignore
+from provisioner.model import Desired
 from provisioner.state import DEFAULT_STATE_PATH
 
 if TYPE_CHECKING:
@@ -23,17 +25,13 @@ if TYPE_CHECKING:
     from provisioner.targets import CredentialTarget
 
 
-Progress = Callable[[str], None]
-#: How a run signs in to an org: ``(org, options, progress) -> OrgConnection``.
-Connector = Callable[[OrgSpec, "RunOptions", Progress], "OrgConnection"]
-
 
 @dataclass(frozen=True)
 class RunOptions:
     """How a plan/apply run behaves (built by the CLI from its flags).
 
-    ``connector`` replaces :func:`build_connection`: tests and benchmarks pass one that keeps the
-    connection (to count the sandbox's requests) or starts the sandbox with injected faults.
+    ``services`` are what the run takes from outside (sign-in, keys, clock, an observer): see
+    :class:`~provisioner.engine.services.Services`.
     """
 
     state_path: Path = DEFAULT_STATE_PATH
@@ -47,21 +45,18 @@ class RunOptions:
     #: JWT logins verified at once: they wait on the network (and on propagation), not the CPU.
     max_logins: int = 16
     environ: Mapping[str, str] | None = None
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
-    connector: Connector | None = None
-
-
-def _quiet(_line: str) -> None:
-    return None
+    services: Services = field(default_factory=Services)
 
 
 class RunContext:
     """Connections and sinks opened lazily for one run, closed together at the end."""
 
-    def __init__(self, desired: Desired, options: RunOptions, progress: Progress = _quiet) -> None:
+    def __init__(self, desired: Desired, options: RunOptions, observer: Observer = ignore) -> None:
         self.desired = desired
         self.options = options
-        self.progress = progress
+        self.services = options.services
+        #: The caller's observer and the services' one, as one.
+        self.observe: Observer = fan_out(observer, options.services.observer)
         self._connections: dict[str, OrgConnection] = {}
         self._sinks: dict[str, CredentialSink] = {}
 
@@ -69,11 +64,18 @@ class RunContext:
     def connection(self, org_name: str) -> OrgConnection:
         """The signed-in connection to ``org_name`` (sign-in happens once per run)."""
         if org_name not in self._connections:
-            sign_in = self.options.connector or build_connection
-            self._connections[org_name] = sign_in(
-                self.desired.orgs[org_name], self.options, self.progress
+            self._connections[org_name] = self.services.connector(
+                self.desired.orgs[org_name], self.options, self.observe
             )
         return self._connections[org_name]
+
+    def now(self) -> datetime:
+        """The run's clock."""
+        return self.services.clock()
+
+    def progress(self, text: str) -> None:
+        """Report a progress line."""
+        self.observe(Step(text))
 
     # -- credential targets and sinks ------------------------------------------------------
     def target(self, instance: str) -> CredentialTarget:
@@ -89,7 +91,8 @@ class RunContext:
 
             self._sinks[instance] = build_sink(
                 self.desired.instances[instance], self.target(instance),
-                SinkOptions(self.options.environ, self.options.allow_plaintext_secrets))
+                SinkOptions(self.options.environ, self.options.allow_plaintext_secrets,
+                            self.observe))
         return self._sinks[instance]
 
     def close(self) -> None:
@@ -153,10 +156,3 @@ def preflight(desired: Desired, environ: Mapping[str, str] | None) -> None:
             "read or changed",
         )
 
-
-def build_connection(org: OrgSpec, options: RunOptions, progress: Progress) -> OrgConnection:
-    """Sign in to ``org`` (or start the embedded sandbox org) for this run."""
-    from provisioner.salesforce.connection import connect
-
-    progress(f"signing in to org {org.name}" + (" (embedded sandbox)" if org.sandbox else ""))
-    return connect(org, environ=options.environ)

@@ -27,13 +27,9 @@ from provisioner.engine.statewriter import (
     rollback_facts,
 )
 from provisioner.errors import ProvisionerError, RemoteError, VerificationError
+from provisioner.events import DeployPolled, LoginWaiting, MaterialMade
 from provisioner.journal import Journal, JournalStep
-from provisioner.keys import (
-    KeyRequest,
-    generate_consumer_key,
-    generate_consumer_secret,
-    generate_many,
-)
+from provisioner.keys import KeyRequest
 from provisioner.model import AppSpec
 from provisioner.plan.types import AppChange, Plan
 from provisioner.state import AppState, State
@@ -58,6 +54,7 @@ class Executor:
     def generate(self, plan: Plan) -> None:
         """Keys for every app that gets a new certificate (in parallel); consumer keys/secrets."""
         desired = self.ctx.desired
+        keys = self.ctx.services.keys
         requests = []
         for change in plan.apps:
             app = desired.apps.get(change.app)
@@ -67,15 +64,19 @@ class Executor:
                 requests.append(KeyRequest(
                     name=app.name, subject=f"{app.api_name} ({app.org}) provisioner",
                     key_size=app.certificate.key_size, validity_days=app.certificate.validity_days,
-                    now=self.ctx.options.clock(),
+                    now=self.ctx.now(),
                 ))
             if change.action in ("create", "replace"):
-                self.material.consumer_keys[app.name] = generate_consumer_key()
+                self.material.consumer_keys[app.name] = keys.consumer_key()
             if change.new_consumer_secret:
-                self.material.consumer_secrets[app.name] = generate_consumer_secret()
+                secret = keys.consumer_secret()
+                self.material.consumer_secrets[app.name] = secret
+                self.ctx.observe(MaterialMade(app.name, "consumer secret", secret))
         if requests:
             self.ctx.progress(f"generating {len(requests)} key pair(s) and certificate(s)")
-            self.material.keys = generate_many(requests, max_workers=self.ctx.options.max_workers)
+            self.material.keys = keys.key_pairs(requests, max_workers=self.ctx.options.max_workers)
+            for name, made in self.material.keys.items():
+                self.ctx.observe(MaterialMade(name, "private key", made.private_key))
 
     # -- deploy --------------------------------------------------------------------------------
     def _certificate_for(self, app: AppSpec) -> str | None:
@@ -105,9 +106,9 @@ class Executor:
             self.ctx.connection(org_name),
             deploy_zip(list(components), org.api_version, destructive=destructive),
             poll=PollPolicy(timeout=self.ctx.options.deploy_timeout),
-            on_progress=lambda p: self.ctx.progress(
-                f"deploy {p.deploy_id}: {p.status} ({p.components_deployed}/"
-                f"{p.components_total} components, {p.elapsed:.1f} s)"),
+            on_progress=lambda p: self.ctx.observe(DeployPolled(
+                org_name, p.deploy_id, p.status, p.components_deployed, p.components_total,
+                p.elapsed)),
         )
 
     def deploy_org(self, org_name: str, changes: Sequence[AppChange]) -> None:
@@ -165,7 +166,7 @@ class Executor:
             raise _map_deploy_failure(exc, desired.apps_in(org_name)) from exc
         self.result.deploys += 1
         self.result.components += len(components)
-        at = self.ctx.options.clock()
+        at = self.ctx.now()
         for name, _, _ in steps:
             if name in self.writer.state.apps:
                 self.before[name] = self.writer.state.apps[name]
@@ -236,9 +237,8 @@ class Executor:
                 private_key=self.material.keys[app.name].private_key,
                 verify_tls=conn.verify, timeout=self.ctx.options.verify_timeout,
                 who=f"app {app.name!r} in org {app.org!r}",
-                on_wait=lambda w: self.ctx.progress(
-                    f"app {app.name}: login not accepted yet ({w.cause}); retrying in "
-                    f"{w.delay:.0f} s ({w.elapsed:.0f} s so far)"),
+                on_wait=lambda w: self.ctx.observe(
+                    LoginWaiting(app.name, w.cause, w.delay, w.elapsed)),
             )
         except VerificationError as exc:
             self.journal.mark_done(step, {"verified": False})

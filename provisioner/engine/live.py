@@ -220,7 +220,7 @@ def plan_inputs(
         live_credentials=snap.credentials,
         org_facts=snap.org_facts,
         callback_urls=snap.callback_urls,
-        now=ctx.options.clock(),
+        now=ctx.now(),
         creation_refused=snap.creation_refused,
         force_rotate=ctx.options.force_rotate,
         prune=ctx.options.prune,

@@ -127,7 +127,7 @@ class RecordWriter:
             self.result.failures.append(exc)
             return
         self.journal.mark_done(step, {"recordId": rid})
-        at = self.ctx.options.clock()
+        at = self.ctx.now()
         self.writer.update(functools.partial(_record_credentials, written=[(app.name, facts)], at=at))
         self.result.records_written.append(f"{cred.instance}/{cred.name}")
 
@@ -169,7 +169,7 @@ class RecordWriter:
             # durable in the journal (its done mark), which the next run replays if this one dies
             # before the save. Saving per record made a large apply quadratic in the state size.
             if written:
-                at = self.ctx.options.clock()
+                at = self.ctx.now()
                 self.writer.update(functools.partial(_record_credentials, written=written, at=at))
 
     def _write_one(

@@ -13,12 +13,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from provisioner.engine.context import Progress, RunContext, RunOptions, preflight
+from provisioner.engine.context import RunContext, RunOptions, preflight
 from provisioner.engine.executor import ApplyResult, execute
 from provisioner.engine.live import plan_inputs, read_live
 from provisioner.engine.planner import make_plan
 from provisioner.engine.statewriter import StateWriter, recover
 from provisioner.errors import ProvisionerError, StalePlanError, UsageError
+from provisioner.events import Observer, Step
 from provisioner.journal import Journal
 from provisioner.model import Desired
 from provisioner.plan.types import PLAN_FORMAT_VERSION, Plan
@@ -46,7 +47,7 @@ def _spec_files(desired: Desired, paths: Sequence[Path]) -> list[Path]:
 
 
 def compute_plan(
-    paths: Sequence[Path], options: RunOptions, progress: Progress
+    paths: Sequence[Path], options: RunOptions, progress: Observer
 ) -> PlanOutcome:
     """Read-only: the plan for ``paths`` against the live systems and the state."""
     desired = load_specs(paths)
@@ -54,7 +55,7 @@ def compute_plan(
 
 
 def plan_desired(
-    desired: Desired, spec_files: Sequence[Path], options: RunOptions, progress: Progress
+    desired: Desired, spec_files: Sequence[Path], options: RunOptions, progress: Observer
 ) -> PlanOutcome:
     """Read-only: the plan for an already loaded desired model (``spec_files`` are digested)."""
     preflight(desired, options.environ)
@@ -73,7 +74,7 @@ def plan_desired(
 
 
 @contextmanager
-def locked(store: StateStore, operation: str, progress: Progress) -> Iterator[None]:
+def locked(store: StateStore, operation: str, progress: Observer) -> Iterator[None]:
     """Hold the state lock; a lock left by a dead process on this host is taken over (said so).
 
     Only taking the lock is guarded: an error raised by the locked block itself propagates as is.
@@ -88,8 +89,8 @@ def locked(store: StateStore, operation: str, progress: Progress) -> Iterator[No
             held = store.read_lock()
             if held is None or not held.liveness():
                 raise
-            progress(f"the state lock {held.id} was left by a run that died ({held.owner}, "
-                     f"{held.age()} ago): taking it over")
+            progress(Step(f"the state lock {held.id} was left by a run that died ({held.owner}, "
+                          f"{held.age()} ago): taking it over"))
             store.force_unlock(held.id)
             stack.enter_context(store.lock(owner, operation))
         yield
@@ -155,7 +156,7 @@ def check_saved_plan(saved: dict[str, Any], fresh: Plan, plan_path: Path) -> Non
 def apply(
     paths: Sequence[Path],
     options: RunOptions,
-    progress: Progress,
+    progress: Observer,
     confirm: Callable[[Plan], bool],
     *,
     plan_file: Path | None = None,
@@ -177,7 +178,7 @@ def apply_desired(
     desired: Desired,
     spec_files: Sequence[Path],
     options: RunOptions,
-    progress: Progress,
+    progress: Observer,
     confirm: Callable[[Plan], bool],
     *,
     saved: tuple[dict[str, Any], Path] | None = None,
@@ -190,7 +191,7 @@ def apply_desired(
         writer = StateWriter(store, store.load())
         journal = Journal(store.journal_path)
         for line in recover(journal, writer):
-            progress(f"recovered: {line}")
+            progress(Step(f"recovered: {line}"))
         with RunContext(desired, options, progress) as ctx:
             snap = read_live(ctx, writer.state)
             plan = make_plan(plan_inputs(ctx, writer.state, snap, spec_files))

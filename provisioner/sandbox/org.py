@@ -65,6 +65,9 @@ class Org:
         self.url = ""
         self.readonly = readonly
         self.request_log: list[dict[str, Any]] = []
+        #: Called with (username, app, access token) for every session the org issues: a test
+        #: watching the org counts sign-ins and plants the tokens as canaries.
+        self.session_listeners: list[Callable[[str, str, str], None]] = []
         self.counters: collections.Counter[str] = collections.Counter()
         path = state_dir / STATE_FILE
         self.data: dict[str, Any] = {}
@@ -312,6 +315,8 @@ class Org:
             sessions[token_hash(token)] = {"userId": user["id"], "app": app, "scopes": scopes,
                                            "expires": now + lifetime}
             self.save()
+        for listener in list(self.session_listeners):
+            listener(str(user.get("username")), app, token)
         return token
 
     def session(self, token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:

@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from provisioner.errors import ProvisionerError, RemoteError
+from provisioner.events import Observer, ignore
 from provisioner.secret import Secret
 from provisioner.workflow2.records import CredentialRecord, validate_record
 from provisioner.workflow2.transport import Transport
@@ -100,6 +101,7 @@ class Workflow2Client:
         backoff: float = 1.0,
         capabilities: Capabilities | None = None,
         session: requests.Session | None = None,
+        observer: Observer = ignore,
     ) -> None:
         self._http = Transport(
             base_url,
@@ -110,6 +112,7 @@ class Workflow2Client:
             attempts=attempts,
             backoff=backoff,
             session=session,
+            observer=observer,
         )
         self.instance_name = self._http.instance_name
         self._caps = capabilities

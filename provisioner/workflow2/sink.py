@@ -99,4 +99,5 @@ def build_api_sink(spec: WorkflowInstanceSpec, target: CredentialTarget,
         spec.api_key.resolve(options.environ),
         instance_name=spec.name,
         ca_file=str(spec.ca_file) if spec.ca_file else None,
+        observer=options.observer,
     ))

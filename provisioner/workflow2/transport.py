@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from provisioner.errors import AuthError, ProvisionerError, RemoteError
+from provisioner.events import Observer, RequestSent, ignore
 from provisioner.secret import REDACTED, Secret
 from provisioner.workflow2.urls import normalize_base_url
 
@@ -47,6 +48,7 @@ class Transport:
         backoff: float = 1.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        observer: Observer = ignore,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self.instance_name = instance_name
@@ -57,6 +59,7 @@ class Transport:
         self._backoff = backoff
         self._session = session or requests.Session()
         self._sleep = sleep
+        self._observer = observer
 
     @property
     def where(self) -> str:
@@ -94,6 +97,9 @@ class Transport:
         for attempt in range(attempts):
             if attempt:
                 self._sleep(self._backoff * (2 ** (attempt - 1)))
+            name = json.get("name") if isinstance(json, dict) else None
+            self._observer(RequestSent(self.where, method.upper(), url,
+                                       name if isinstance(name, str) else None))
             try:
                 resp = self._session.request(
                     method,

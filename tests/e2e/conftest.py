@@ -202,17 +202,13 @@ class E2E(Layout):
         self.recorder.calls.clear()
         self.recorder.connections.clear()
         self.recorder.sessions.clear()
-        self.recorder.active = True
-        try:
-            with runner.isolation() as (out, err, _):
-                code = 0
-                try:
-                    main(argv)
-                except SystemExit as exc:
-                    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-                stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
-        finally:
-            self.recorder.active = False
+        with runner.isolation() as (out, err, _):
+            code = 0
+            try:
+                main(argv, services=self.recorder.services)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
         org_log = [r for conn in self.recorder.connections if conn.sandbox is not None
                    for r in conn.sandbox.org.request_log]
         result = CliResult(tuple(argv), code, stdout, stderr, tuple(self.recorder.calls),
@@ -257,6 +253,7 @@ class E2E(Layout):
 
         server = SandboxServer(SandboxOptions(state_dir=self.sandbox_dir))
         server.start()
+        self.recorder.watch(server.org)
         try:
             trust_ca(Path(server.ca_file))
             yield server
@@ -300,7 +297,7 @@ def e2e(
     monkeypatch.setenv(ENC_ENV, w2.encryption_key)
     canaries.add("the Workflow² API key", w2.api_key)
     canaries.add("the Workflow² encryption key", w2.encryption_key)
-    recorder = Recorder(monkeypatch, w2.base_url, canaries)
+    recorder = Recorder(w2.base_url, canaries)
     ws = E2E(root, w2, recorder, canaries, instance=f"w2-{secrets.token_hex(4)}")
     ws.write_specs()
     yield ws

@@ -1,6 +1,6 @@
 """What a provisioner run sends and what it must never show, for the end-to-end tests.
 
-:class:`Recorder` is installed for every e2e test: it notes each request to the Workflow² server
+:class:`Recorder` gives every e2e run its services: it notes each request to the Workflow² server
 (:class:`Call`), every connection to the sandbox org (their request logs count org writes), and
 every secret the run makes (generated private keys and consumer secrets, access tokens the org
 issues) as :class:`Canaries`. :class:`Api` calls the server directly, as a person would.
@@ -12,9 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 import requests
 
+from provisioner.engine.context import RunOptions
+from provisioner.engine.services import Services, sign_in
+from provisioner.events import Event, MaterialMade, Observer, RequestSent
+from provisioner.model import OrgSpec
+from provisioner.salesforce.connection import OrgConnection
+from provisioner.sandbox.org import Org
 from tests.n8n_server import Workflow2Server
 
 PROBE_NAME = "provisioner capability probe (safe to delete)"
@@ -75,72 +80,44 @@ class Canaries:
 
 
 class Recorder:
-    """Installed for every test: Workflow² requests, sandbox connections, generated secrets."""
+    """The services of every e2e run: what it sends to Workflow², the sandbox connections it
+    opens (their request logs count org writes), the sessions the org issues and every secret
+    the run generates (through :class:`~provisioner.engine.services.Services`, not patching)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, base_url: str, canaries: Canaries) -> None:
+    def __init__(self, base_url: str, canaries: Canaries) -> None:
         self.base_url = base_url
         self.canaries = canaries
         self.calls: list[Call] = []
-        self.connections: list[Any] = []
+        self.connections: list[OrgConnection] = []
         self.sessions: list[tuple[str, str]] = []
-        self.active = False
-        self._install(monkeypatch)
 
-    def _install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import provisioner.engine.context as context
-        import provisioner.engine.executor as executor
-        from provisioner.sandbox.org import Org
+    @property
+    def services(self) -> Services:
+        """The standard services, with this recorder's connector and observer."""
+        return Services(connector=self.connect, observer=self.observe)
 
-        real_request = requests.Session.request
-        recorder = self
+    def connect(self, org: OrgSpec, options: RunOptions, observer: Observer) -> OrgConnection:
+        """The standard sign-in; the connection is kept and its sandbox org watched."""
+        conn = sign_in(org, options, observer)
+        self.connections.append(conn)
+        if conn.sandbox is not None:
+            self.watch(conn.sandbox.org)
+        return conn
 
-        def request(session: requests.Session, method: str, url: Any, *a: Any, **kw: Any) -> Any:
-            if recorder.active and str(url).startswith(recorder.base_url):
-                body = kw.get("json")
-                name = body.get("name") if isinstance(body, dict) else None
-                recorder.calls.append(Call(method.upper(), urlsplit(str(url)).path, name))
-            return real_request(session, method, url, *a, **kw)
+    def watch(self, org: Org) -> None:
+        """Note every session ``org`` issues; its access token becomes a canary."""
+        org.session_listeners.append(self._session)
 
-        monkeypatch.setattr(requests.Session, "request", request)
+    def _session(self, username: str, app: str, token: str) -> None:
+        self.sessions.append((username, app))
+        self.canaries.add(f"an access token issued through app {app}", token)
 
-        real_connect = context.build_connection
-
-        def build_connection(org: Any, options: Any, progress: Any) -> Any:
-            conn = real_connect(org, options, progress)
-            recorder.connections.append(conn)
-            return conn
-
-        monkeypatch.setattr(context, "build_connection", build_connection)
-
-        real_generate = getattr(executor, "generate_many")  # noqa: B009 (not re-exported)
-
-        def generate_many(reqs: Any, **kw: Any) -> Any:
-            made = real_generate(reqs, **kw)
-            for name, material in made.items():
-                recorder.canaries.add(f"the private key of app {name}",
-                                      material.private_key.reveal())
-            return made
-
-        monkeypatch.setattr(executor, "generate_many", generate_many)
-
-        real_secret = getattr(executor, "generate_consumer_secret")  # noqa: B009
-
-        def generate_consumer_secret() -> Any:
-            secret = real_secret()
-            recorder.canaries.add("a consumer secret", secret.reveal())
-            return secret
-
-        monkeypatch.setattr(executor, "generate_consumer_secret", generate_consumer_secret)
-
-        real_session = Org.new_session
-
-        def new_session(org: Org, user: dict[str, Any], app: str, scopes: list[str]) -> str:
-            token = real_session(org, user, app, scopes)
-            recorder.sessions.append((str(user.get("username")), app))
-            recorder.canaries.add(f"an access token issued through app {app}", token)
-            return token
-
-        monkeypatch.setattr(Org, "new_session", new_session)
+    def observe(self, event: Event) -> None:
+        """Every event of the run: secrets made become canaries; Workflow² requests are kept."""
+        if isinstance(event, MaterialMade):
+            self.canaries.add(f"the {event.what} of app {event.app}", event.secret.reveal())
+        elif isinstance(event, RequestSent) and event.url.startswith(self.base_url):
+            self.calls.append(Call(event.method, urlsplit(event.url).path, event.name))
 
 
 @dataclass(frozen=True)

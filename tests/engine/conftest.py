@@ -23,7 +23,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from provisioner.engine.context import Progress, RunOptions
+from provisioner.engine.context import RunOptions
+from provisioner.engine.services import Services
+from provisioner.events import Event, Observer, Step
 from provisioner.model import OrgSpec
 from provisioner.salesforce.connection import OrgConnection, connect
 from provisioner.sandbox import SandboxOptions, SandboxServer
@@ -103,14 +105,14 @@ def app_yaml(
 
 
 class Recorder:
-    """A ``RunOptions.connector`` that keeps every connection, to count the sandbox's requests."""
+    """A ``Services.connector`` that keeps every connection, to count the sandbox's requests."""
 
     def __init__(self, faults: tuple[str, ...] = ()) -> None:
         self.faults = faults
         self.connections: list[OrgConnection] = []
 
-    def __call__(self, org: OrgSpec, options: RunOptions, progress: Progress) -> OrgConnection:
-        progress(f"signing in to org {org.name} (test recorder)")
+    def __call__(self, org: OrgSpec, options: RunOptions, observer: Observer) -> OrgConnection:
+        observer(Step(f"signing in to org {org.name} (test recorder)"))
         conn = connect(org, environ=options.environ, sandbox_faults=self.faults)
         self.connections.append(conn)
         return conn
@@ -163,9 +165,13 @@ class Workspace(Layout):
 
     def options(self, **kw: Any) -> RunOptions:
         """Run options for this workspace (state path, environment, request recorder)."""
+        services: dict[str, Any] = {"connector": self.recorder}
+        for name in ("clock", "keys", "observer"):
+            if name in kw:
+                services[name] = kw.pop(name)
         base: dict[str, Any] = {
             "state_path": self.state_path, "environ": dict(os.environ) | self.env,
-            "verify_timeout": 30.0, "connector": self.recorder,
+            "verify_timeout": 30.0, "services": Services(**services),
         }
         base.update(kw)
         return RunOptions(**base)
@@ -242,13 +248,15 @@ def _quiet(_line: str) -> None:
 
 
 class Lines:
-    """A progress callback that keeps the lines (for secret scans and assertions)."""
+    """A run observer that keeps every event and its line (for secret scans and assertions)."""
 
     def __init__(self) -> None:
+        self.events: list[Event] = []
         self.lines: list[str] = []
 
-    def __call__(self, line: str) -> None:
-        self.lines.append(line)
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        self.lines.append(str(event))
 
     def text(self) -> str:
         """All lines."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from provisioner.engine.run import apply, compute_plan
+from provisioner.events import Event, LoginWaiting
 from provisioner.salesforce.token_errors import TokenRejected
 from provisioner.secret import Secret
 from tests.engine.conftest import (
@@ -30,15 +31,15 @@ class SettlingLines(Lines):
         super().__init__()
         self.ws = ws
 
-    def __call__(self, line: str) -> None:
-        super().__call__(line)
-        if "login not accepted yet" in line and self.waits() == 1:
+    def __call__(self, event: Event) -> None:
+        super().__call__(event)
+        if isinstance(event, LoginWaiting) and self.waits() == 1:
             sandbox = self.ws.recorder.connections[-1].sandbox
             assert sandbox is not None and sandbox.org.settle_propagation() >= 1
 
     def waits(self) -> int:
         """How many waits were reported."""
-        return sum("login not accepted yet" in ln for ln in self.lines)
+        return sum(isinstance(e, LoginWaiting) for e in self.events)
 
 
 def settle(ws: Workspace) -> None:
