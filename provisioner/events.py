@@ -33,6 +33,16 @@ class Step(Event):
 
 
 @dataclass(frozen=True)
+class SpecWarning(Event):
+    """A warning about the specs (``FILE:LINE:COL: warning: MESSAGE``), as validate shows it."""
+
+    line: str
+
+    def __str__(self) -> str:
+        return self.line
+
+
+@dataclass(frozen=True)
 class DeployPolled(Event):
     """One poll of a running Metadata API deploy (a terminal overwrites these in place)."""
 
@@ -113,6 +123,7 @@ def fan_out(*observers: Observer | None) -> Observer:
 
 
 __all__ = [
-    "DeployPolled", "Event", "LoginWaiting", "MaterialMade", "Observer", "RequestSent", "Step",
+    "DeployPolled", "Event", "LoginWaiting", "MaterialMade", "Observer", "RequestSent", "SpecWarning",
+    "Step",
     "fan_out", "ignore",
 ]

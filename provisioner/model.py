@@ -333,6 +333,8 @@ class Desired:
     instances: Mapping[str, WorkflowInstanceSpec]
     apps: Mapping[str, AppSpec]
     files: tuple[Path, ...] = ()
+    #: The specs' warnings, one formatted line each (``FILE:LINE:COL: warning: ...``).
+    warnings: tuple[str, ...] = ()
 
     def apps_in(self, org: str) -> list[AppSpec]:
         """The apps of one org, in name order."""

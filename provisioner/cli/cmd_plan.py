@@ -252,21 +252,10 @@ def apply(paths: tuple[Path, ...], auto_approve: bool, verify_timeout: float, fm
     _apply(paths, options, auto_approve, fmt)
 
 
-def _selected_apps(
-    paths: tuple[Path, ...], apps: tuple[str, ...], every: bool, verb: str
-) -> tuple[Desired, set[str]]:
-    """The specs and the app names ``--app``/``--all`` select (usage errors name the choices)."""
-    if not apps and not every:
-        raise UsageError(f"say which apps to {verb}", "pass --app NAME (repeatable) or --all")
+def _desired(paths: tuple[Path, ...]) -> Desired:
     from provisioner.engine.run import load_specs
 
-    desired = load_specs(list(paths))
-    names = set(desired.apps) if every else set(apps)
-    unknown = sorted(names - set(desired.apps))
-    if unknown:
-        raise UsageError(f"no app named {', '.join(unknown)} in the specs",
-                         "use the metadata.name of a SalesforceApp: " + ", ".join(sorted(desired.apps)))
-    return desired, names
+    return load_specs(list(paths))
 
 
 @click.command(epilog="""\b
@@ -286,14 +275,13 @@ def rotate(paths: tuple[Path, ...], apps: tuple[str, ...], rotate_all: bool, aut
     Apply rotates on its own when rotateBeforeDays or maxAgeDays says a key is due; use rotate
     after a suspected leak or to test the procedure.
     """
-    desired, names = _selected_apps(paths, apps, rotate_all, "rotate")
-    without = sorted(n for n in names if desired.apps[n].certificate is None)
-    if without and not rotate_all:
-        raise UsageError(f"app {', '.join(without)} has no certificate to rotate",
-                         "add spec.certificate to the app, or pick another app")
-    names -= set(without)
+    from provisioner.engine.selection import select_rotation
+
+    chosen = select_rotation(_desired(paths), apps, every=rotate_all)
+    for name, why in chosen.skipped:
+        click.echo(f"not rotating app {name}: {why}", err=True)
     options = _options(state_path, prune, allow_plaintext_secrets, verify_timeout=verify_timeout,
-                       force_rotate=frozenset(names))
+                       force_rotate=chosen.apps)
     _apply(paths, options, auto_approve, fmt)
 
 
@@ -317,8 +305,10 @@ def destroy(paths: tuple[Path, ...], apps: tuple[str, ...], destroy_all: bool, a
     Only apps provisioner created or adopted (they are in state) are deleted; all of an org's
     deletions go in one transactional deploy. Asks you to type 'destroy' unless --auto-approve.
     """
-    _desired, names = _selected_apps(paths, apps, destroy_all, "delete")
-    options = _options(state_path, prune, allow_plaintext_secrets, destroy=frozenset(names))
+    from provisioner.engine.selection import select_apps
+
+    chosen = select_apps(_desired(paths), apps, every=destroy_all, verb="delete")
+    options = _options(state_path, prune, allow_plaintext_secrets, destroy=chosen.apps)
     from provisioner.engine.run import apply as run_apply
 
     def show(p: Plan) -> None:

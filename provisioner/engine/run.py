@@ -19,7 +19,7 @@ from provisioner.engine.live import plan_inputs, read_live
 from provisioner.engine.planner import make_plan
 from provisioner.engine.statewriter import StateWriter, recover
 from provisioner.errors import ProvisionerError, StalePlanError, UsageError
-from provisioner.events import Observer, Step
+from provisioner.events import Observer, SpecWarning, Step
 from provisioner.journal import Journal
 from provisioner.model import Desired
 from provisioner.plan.types import PLAN_FORMAT_VERSION, Plan
@@ -42,6 +42,12 @@ def load_specs(paths: Sequence[Path]) -> Desired:
     return load_desired(list(paths))
 
 
+def _warn(desired: Desired, observer: Observer) -> None:
+    """Report the specs' warnings (validate lists them too) before the run does anything."""
+    for line in desired.warnings:
+        observer(SpecWarning(line))
+
+
 def _spec_files(desired: Desired, paths: Sequence[Path]) -> list[Path]:
     return list(desired.files) if desired.files else [p for p in paths if p.is_file()]
 
@@ -58,6 +64,7 @@ def plan_desired(
     desired: Desired, spec_files: Sequence[Path], options: RunOptions, progress: Observer
 ) -> PlanOutcome:
     """Read-only: the plan for an already loaded desired model (``spec_files`` are digested)."""
+    _warn(desired, progress)
     preflight(desired, options.environ)
     store = StateStore(options.state_path)
     state = store.load()
@@ -185,6 +192,7 @@ def apply_desired(
     on_plan: Callable[[Plan], None] | None = None,
 ) -> tuple[Plan, ApplyResult | None]:
     """:func:`apply` for an already loaded desired model; ``saved`` is a saved plan to match."""
+    _warn(desired, progress)
     preflight(desired, options.environ)
     store = StateStore(options.state_path)
     with locked(store, "apply", progress):

@@ -85,6 +85,7 @@ def check_paths(paths: Sequence[Path]) -> ValidationResult:
             instances={n: spec for n, (_, spec) in sorted(checked.instances.items())},
             apps={n: spec for n, (_, spec) in sorted(checked.apps.items())},
             files=tuple(files),
+            warnings=tuple(p.format() for p in problems if p.severity == "warning"),
         )
     return ValidationResult(problems, desired, tuple(files))
 

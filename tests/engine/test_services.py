@@ -8,13 +8,16 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from provisioner.engine.run import compute_plan
 from provisioner.engine.services import Services, StandardKeys
-from provisioner.events import DeployPolled, Event, MaterialMade, Step
+from provisioner.errors import PlanError
+from provisioner.events import DeployPolled, Event, MaterialMade, SpecWarning, Step
 from provisioner.keys import KeyMaterial, KeyRequest, generate_many
 from provisioner.secret import Secret
-from tests.engine.conftest import Workspace, records, state_doc
+from tests.engine.conftest import Lines, Workspace, app_yaml, cli, records, state_doc
 
 FROZEN = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -87,3 +90,18 @@ def test_default_services_are_the_standard_ones() -> None:
     assert services.connector is sign_in and services.clock is utc_now
     assert isinstance(services.keys, StandardKeys) and services.observer is None
     assert utc_now().tzinfo is timezone.utc
+
+
+def test_plan_and_apply_show_the_spec_warnings_first(ws: Workspace) -> None:
+    # The sandbox org refuses new Connected Apps: the warning said so before the refusal.
+    ws.write_apps(app_yaml("billing", app_type="connectedApp"))
+    lines = Lines()
+    with pytest.raises(PlanError, match="refuses to create the Connected App"):
+        compute_plan(ws.paths(), ws.options(), lines)
+    (warning,) = [e for e in lines.events if isinstance(e, SpecWarning)]
+    assert str(warning).startswith(f"{ws.specs / 'apps.yaml'}:7:3: warning: Salesforce blocks")
+    assert lines.events[0] == warning
+    for command in ("plan", "apply"):
+        shown = cli(command, ws.specs, "--state", ws.state_path)
+        assert shown.code == 1 and str(warning) in shown.stderr.splitlines(), shown.stderr
+        assert str(warning) not in shown.stdout  # the plan document stays what it was

@@ -215,3 +215,11 @@ def test_secret_values_in_wrong_fields_are_not_echoed(tmp_path: Path) -> None:
     result = check_paths([f])
     assert [p.json_path for p in result.errors] == ["spec.environment"]
     assert "CANARY" not in result.errors[0].format()
+
+
+def test_warnings_travel_with_the_model() -> None:
+    desired = load_desired([REPO / "specs"])
+    (line,) = desired.warnings
+    assert line.startswith(f"{PRODUCTION}:81:3: warning: ")
+    assert "Connected Apps" in line and "hint: use appType: externalClientApp" in line
+    assert load_desired([QUICKSTART]).warnings == ()
