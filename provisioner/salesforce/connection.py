@@ -270,13 +270,15 @@ def connect(
     audience: str | None = None,
     sandbox_faults: Sequence[str] = (),
     sandbox_seed: int = 0,
+    sandbox_on_session: Callable[[str, str, str], None] | None = None,
 ) -> OrgConnection:
     """Sign in to ``org`` (starting the embedded sandbox for a ``sandbox`` org).
 
     Secret references are resolved from ``environ`` (default: the process environment). The
     deploy sign-in's token URL and audience follow :mod:`.endpoints` unless ``audience`` is given.
     ``sandbox_faults``/``sandbox_seed`` go to an embedded sandbox (fault specs such as
-    ``soap:latency=0.1``, for tests and benchmarks). Close the connection (or use it as a context
+    ``soap:latency=0.1``, for tests and benchmarks), ``sandbox_on_session`` hears every session
+    it issues (``(username, app, token)``, from the first sign-in on). Close the connection (or use it as a context
     manager) to stop an embedded sandbox.
     """
     who = f"org {org.name!r}"
@@ -288,6 +290,7 @@ def connect(
             audience=audience,
             faults=tuple(sandbox_faults),
             seed=sandbox_seed,
+            on_session=sandbox_on_session,
         )
     auth = org.auth
     if isinstance(auth, JwtBearerAuth):
@@ -332,6 +335,7 @@ def _connect_sandbox(
     audience: str | None,
     faults: tuple[str, ...],
     seed: int,
+    on_session: Callable[[str, str, str], None] | None = None,
 ) -> OrgConnection:
     """Start the embedded org and sign in with its bootstrap External Client App by JWT bearer."""
     from provisioner.salesforce.tls import trust_ca
@@ -345,6 +349,7 @@ def _connect_sandbox(
             propagation_delay=org.sandbox.propagation_delay,
             faults=faults,
             seed=seed,
+            on_session=on_session,
         )
     )
     server.start()

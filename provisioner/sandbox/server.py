@@ -13,12 +13,15 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from provisioner.fsutil import private_folder
 
 from . import mdapi, oauth
 from .faults import MAX_LATENCY, FaultInjector, FaultSpec
@@ -55,6 +58,9 @@ class SandboxOptions:
     seed: int = 0
     seed_file: Path | None = None
     max_request_bytes: int = MAX_REQUEST_BYTES
+    #: Called with (username, app, access token) for every session the org issues, from the
+    #: first one on (a test counting sign-ins and planting the tokens as canaries).
+    on_session: Callable[[str, str, str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -209,11 +215,13 @@ class SandboxServer:
     def __init__(self, options: SandboxOptions) -> None:
         self.options = options
         state_dir = Path(options.state_dir)
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(state_dir)  # it holds keys: 0700, and so do folders made for it
         self.state_dir = state_dir
         self.ca_file: Path = ensure_certificates(state_dir)
         self.org = Org(state_dir, seed_file=options.seed_file,
                        propagation_delay=options.propagation_delay)
+        if options.on_session is not None:
+            self.org.session_listeners.append(options.on_session)
         specs = tuple(FaultSpec.parse(f) if isinstance(f, str) else f for f in options.faults)
         self.faults = FaultInjector(specs, options.seed)
         self._httpd: _TLSServer | None = None

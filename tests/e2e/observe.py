@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 import requests
 
 from provisioner.engine.context import RunOptions
-from provisioner.engine.services import Services, sign_in
-from provisioner.events import Event, MaterialMade, Observer, RequestSent
+from provisioner.engine.services import Services
+from provisioner.events import Event, MaterialMade, Observer, RequestSent, Step
 from provisioner.model import OrgSpec
-from provisioner.salesforce.connection import OrgConnection
+from provisioner.salesforce.connection import OrgConnection, connect
 from provisioner.sandbox.org import Org
 from tests.n8n_server import Workflow2Server
 
@@ -97,11 +97,10 @@ class Recorder:
         return Services(connector=self.connect, observer=self.observe)
 
     def connect(self, org: OrgSpec, options: RunOptions, observer: Observer) -> OrgConnection:
-        """The standard sign-in; the connection is kept and its sandbox org watched."""
-        conn = sign_in(org, options, observer)
+        """The standard sign-in, the sandbox org watched from its first session; kept."""
+        observer(Step(f"signing in to org {org.name} (e2e recorder)"))
+        conn = connect(org, environ=options.environ, sandbox_on_session=self._session)
         self.connections.append(conn)
-        if conn.sandbox is not None:
-            self.watch(conn.sandbox.org)
         return conn
 
     def watch(self, org: Org) -> None:

@@ -64,7 +64,7 @@ def trusting_api_sink(spec: WorkflowInstanceSpec, target: Any, options: SinkOpti
     """The API sink, with a client that skips provisioner's own schema check."""
     assert spec.api_key is not None
     return ApiSink(TrustingClient(spec.base_url, spec.api_key.resolve(options.environ),
-                                  instance_name=spec.name))
+                                  instance_name=spec.name, observer=options.observer))
 
 
 def test_schema_rejection_locally_then_by_the_server_then_converges(

@@ -46,7 +46,7 @@ def test_no_secret_in_any_output_or_file(
     assert len(from_file) == 2 and all(v in e2e.canaries.values for v in from_file)
     labels = set(e2e.canaries.values.values())
     for kind in ("the Workflow² API key", "the Workflow² encryption key", "a rejected API key",
-                 "the private key of app billing", "a consumer secret",
+                 "the private key of app billing", "the consumer secret of app billing",
                  f"an access token issued through app {APP}",
                  "an access token issued through app Provisioner_Bootstrap"):
         assert kind in labels, f"no canary for {kind}"
