@@ -1,10 +1,4 @@
-"""Run coordination next to the state file: the lock (who runs) and the journal (what it did).
-
-The lock (``state.json.lock``, :class:`StateLock`, used through ``StateStore.lock``) lets one run
-at a time work on a state; a held lock names its owner and the ``force-unlock`` command, and is
-never taken over silently.
-
-The write-ahead journal: the intent of each remote step, on disk before the step runs.
+"""The write-ahead journal: the intent of each remote step, on disk before the step runs.
 
 A run that is killed between "deploy the new certificate" and "record it in state" would otherwise
 leave the org and the state disagreeing with nothing saying why. So the executor writes an intent
@@ -24,27 +18,35 @@ nothing; :attr:`Journal.points_written` counts the intents written by this proce
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import re
 import signal
-import socket
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
-from provisioner.errors import StateError, StateLockedError
+from provisioner.errors import StateError
+from provisioner.fsutil import FILE_MODE, fsync_dir, private_folder
 
 KILL_AT_ENV = "PROVISIONER_TEST_KILL_AT"
-#: The default state file (force-unlock hints omit ``--state`` for it).
-DEFAULT_STATE_FILE = Path(".provisioner/state.json")
 _PRIVATE_KEY_MARKER = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
-_KIND = re.compile(r"[a-z][a-z0-9-]*")
+
+#: Every kind of remote step the executor journals (the replay table in
+#: :mod:`provisioner.engine.statewriter` has one entry for each).
+StepKind = Literal[
+    "deploy",             # an app's components deployed (created, updated, rotated, replaced)
+    "delete",             # an app deleted from its org
+    "verify",             # a JWT login with a new key
+    "unverified",         # a new app whose login never worked: its certificate forgotten
+    "rollback",           # the previous certificate deployed back after a failed login
+    "credential-write",   # a credential record written (or renamed back)
+    "credential-delete",  # a credential record deleted
+]
+STEP_KINDS: tuple[str, ...] = get_args(StepKind)
 
 #: A fact about a step: plain values only, so a Secret (or anything holding one) cannot slip in.
 FactValue = str | int | bool | None
@@ -70,20 +72,18 @@ def _check_facts(facts: Mapping[str, Any], what: str) -> dict[str, FactValue]:
 class JournalStep:
     """One remote step about to run: its kind, where, and the non-secret facts to redo/undo it.
 
-    ``kind`` is a lower-case word such as ``deploy``, ``verify``, ``credential-write``,
-    ``rollback``. Typical facts: ``certificateFingerprint``, ``previousCertificateFingerprint``,
-    ``consumerKey``, ``recordId``.
+    Typical facts: ``certificatePem`` (public), ``consumerKey``, ``recordId``, fingerprints.
     """
 
-    kind: str
+    kind: StepKind
     org: str | None = None
     app: str | None = None
     instance: str | None = None
     facts: Mapping[str, FactValue] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.kind, str) or not _KIND.fullmatch(self.kind):
-            raise ValueError(f"journal step kind {self.kind!r} must be a lower-case word")
+        if self.kind not in STEP_KINDS:
+            raise ValueError(f"journal step kind {self.kind!r} is not one of {', '.join(STEP_KINDS)}")
         where = {"org": self.org, "app": self.app, "instance": self.instance}
         _check_facts(where, f"journal step {self.kind}")
         object.__setattr__(self, "facts", _check_facts(self.facts, f"journal step {self.kind}"))
@@ -146,11 +146,16 @@ class Journal:
         intents: dict[str, JournalEntry] = {}
         for record in self._records():
             if record["type"] == "intent":
+                try:
+                    step = JournalStep.from_json(record["step"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise StateError(
+                        f"the journal {self.path} holds a step this provisioner does not know",
+                        "finish the interrupted run with the provisioner version that started it, "
+                        "or, if the org and Workflow² are as the specs say, delete the journal",
+                    ) from exc
                 intents[record["id"]] = JournalEntry(
-                    record["id"],
-                    datetime.fromisoformat(record["at"]),
-                    JournalStep.from_json(record["step"]),
-                )
+                    record["id"], datetime.fromisoformat(record["at"]), step)
             elif record["id"] in intents:
                 entry = intents[record["id"]]
                 intents[record["id"]] = JournalEntry(
@@ -169,9 +174,9 @@ class Journal:
 
     def _append(self, record: dict[str, Any]) -> None:
         line = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_folder(self.path.parent)
         created = not self.path.exists()
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
         try:
             _drop_torn_tail(fd)
             # One write per line: with O_APPEND a line lands whole or, on a crash, torn at the end.
@@ -219,169 +224,6 @@ def _drop_torn_tail(fd: int) -> None:
     os.ftruncate(fd, data.rfind(b"\n") + 1)
 
 
-# --- timestamps, shared with the state file -----------------------------------------------------
-
-
-def format_time(moment: datetime) -> str:
-    """An aware datetime as ISO 8601 UTC with a ``Z`` suffix (the state's spelling)."""
-    if moment.tzinfo is None:
-        raise ValueError("state timestamps must be timezone-aware")
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def parse_time(text: str) -> datetime:
-    """The inverse of :func:`format_time` (accepts any ISO 8601 offset)."""
-    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-
-
-# --- the state lock ------------------------------------------------------------------------------
-
-
-def default_owner() -> str:
-    """Who takes a lock: ``user@host pid N``."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
-    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
-
-
-@dataclass(frozen=True)
-class LockInfo:
-    """The content of the lock file: who holds the state, for what, since when."""
-
-    id: str
-    owner: str
-    operation: str
-    created: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON object of the lock file."""
-        return {
-            "id": self.id,
-            "owner": self.owner,
-            "operation": self.operation,
-            "created": format_time(self.created),
-        }
-
-    @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> LockInfo:
-        """Read the JSON object written by :meth:`to_json`."""
-        return cls(
-            str(doc["id"]), str(doc["owner"]), str(doc["operation"]), parse_time(doc["created"])
-        )
-
-    def age(self, now: datetime | None = None) -> str:
-        """How long the lock has been held, e.g. ``3m12s``."""
-        seconds = int(((now or datetime.now(timezone.utc)) - self.created).total_seconds())
-        days, rest = divmod(max(seconds, 0), 86400)
-        hours, rest = divmod(rest, 3600)
-        minutes, secs = divmod(rest, 60)
-        if days:
-            return f"{days}d{hours}h"
-        if hours:
-            return f"{hours}h{minutes:02d}m"
-        return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-
-    def liveness(self) -> str:
-        """`` (that process is no longer running)`` when the owner is a dead process on this host."""
-        match = re.fullmatch(r".+@(?P<host>\S+) pid (?P<pid>\d+)", self.owner)
-        if match is None or match["host"] != socket.gethostname():
-            return ""
-        try:
-            os.kill(int(match["pid"]), 0)
-        except ProcessLookupError:
-            return " (that process is no longer running)"
-        except (OSError, OverflowError):
-            return ""
-        return ""
-
-
-class StateLock:
-    """The lock file next to a state file (``state.json.lock``), created with O_EXCL."""
-
-    def __init__(self, path: Path, state_path: Path) -> None:
-        self.path = path
-        self.state_path = state_path
-
-    @contextmanager
-    def hold(self, owner: str, operation: str) -> Iterator[LockInfo]:
-        """Hold the state lock while the block runs.
-
-        The lock file is created with O_EXCL, so exactly one run gets it; a held lock raises
-        :class:`StateLockedError` naming its holder and the ``force-unlock`` command. A lock left by
-        a dead run is never taken over silently: a person decides, with ``force-unlock``.
-        """
-        info = LockInfo(str(uuid.uuid4()), owner, operation, datetime.now(timezone.utc))
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise self._locked_error() from None
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(json.dumps(info.to_json(), indent=2) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            self.path.unlink(missing_ok=True)  # an empty lock file would block everyone
-            raise
-        try:
-            yield info
-        finally:
-            # Remove only our own lock: after a force-unlock another run may hold a new one.
-            current = self.read()
-            if current is not None and current.id == info.id:
-                self.path.unlink(missing_ok=True)
-
-    def read(self) -> LockInfo | None:
-        """The current lock, or None when there is none; a damaged lock file is a StateError."""
-        try:
-            return LockInfo.from_json(json.loads(self.path.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            # Torn by a crash between create and write, or edited by hand.
-            raise StateError(
-                f"the lock file {self.path} is unreadable",
-                f"if no provisioner run is active on {self.state_path}, delete {self.path}",
-            ) from exc
-
-    def _locked_error(self) -> StateError:
-        try:
-            held = self.read()
-        except StateError as exc:
-            return exc
-        if held is None:  # released between our attempt and the read
-            return StateLockedError(
-                f"the state {self.state_path} was locked by another run a moment ago", "run again"
-            )
-        state_opt = "" if self.state_path == DEFAULT_STATE_FILE else f" --state {self.state_path}"
-        return StateLockedError(
-            f"the state {self.state_path} is locked by {held.owner} for {held.operation!r} since "
-            f"{format_time(held.created)} ({held.age()} ago){held.liveness()}",
-            f"wait for that run to finish; if it died, release the lock with: "
-            f"provisioner force-unlock {held.id}{state_opt}",
-        )
-
-    def force_unlock(self, lock_id: str) -> LockInfo:
-        """Remove the lock when its id is ``lock_id`` and return what was removed."""
-        held = self.read()
-        if held is None:
-            raise StateError(
-                f"the state {self.state_path} is not locked", "there is nothing to unlock"
-            )
-        if held.id != lock_id.strip():
-            raise StateError(
-                f"lock {lock_id} is not the lock on {self.state_path} (that one is held by {held.owner} "
-                f"for {held.operation!r} since {format_time(held.created)})",
-                "copy the ID from the 'is locked' error of a run made just now; a newer run may "
-                "have taken the lock since",
-            )
-        self.path.unlink(missing_ok=True)
-        return held
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -391,18 +233,3 @@ def _maybe_kill(point: int) -> None:
     target = os.environ.get(KILL_AT_ENV, "")
     if target.isdigit() and int(target) == point:
         os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
-
-
-def fsync_dir(folder: Path) -> None:
-    """fsync a folder, making a file's creation, rename or removal in it durable."""
-    # Not every OS can open a folder; there the rename is as durable as the OS makes it.
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)

@@ -176,7 +176,7 @@ class OrgSpec:
 
 
 @dataclass(frozen=True)
-class ApiSink:
+class ApiSinkSpec:
     """Write credentials through the instance's public REST API."""
 
     type: Literal["api"] = "api"
@@ -187,7 +187,7 @@ class ApiSink:
 
 
 @dataclass(frozen=True)
-class ImportFileSink:
+class ImportFileSinkSpec:
     """Write an ``n8n import:credentials`` file; encrypted with the instance's key when given."""
 
     path: Path
@@ -199,7 +199,7 @@ class ImportFileSink:
         return (self.encryption_key,) if self.encryption_key is not None else ()
 
 
-Sink = ApiSink | ImportFileSink
+SinkSpec = ApiSinkSpec | ImportFileSinkSpec
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,7 @@ class WorkflowInstanceSpec:
 
     name: str
     base_url: str
-    sink: Sink
+    sink: SinkSpec
     source: SourceLocation
     api_key: SecretRef | None = None
     oauth_callback_url: str | None = None

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from provisioner.appkinds import app_kind, build_components
 from provisioner.errors import ProvisionerError, UsageError
+from provisioner.fsutil import atomic_write, fsync_dir
 from provisioner.metadata import Component, package_files
 from provisioner.model import AppSpec, CredentialSpec, Desired, OrgSpec
 from provisioner.secret import REDACTED, Secret
@@ -126,6 +127,10 @@ def _check_target(out_dir: Path, force: bool) -> None:
         )
 
 
+#: Rendered files are for review (no secrets): readable by everyone who can read the folder.
+RENDER_FILE_MODE = 0o644
+
+
 def write_render(files: Sequence[RenderedFile], out_dir: Path, *, force: bool = False) -> None:
     """Replace ``out_dir`` with exactly ``files`` (plus the marker), atomically.
 
@@ -145,15 +150,14 @@ def write_render(files: Sequence[RenderedFile], out_dir: Path, *, force: bool = 
     old: Path | None = None
     try:
         for f in files:
-            target = staging / f.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(f.data)
-        (staging / MARKER).write_bytes(MARKER_TEXT)
+            atomic_write(staging / f.path, f.data, mode=RENDER_FILE_MODE)
+        atomic_write(staging / MARKER, MARKER_TEXT, mode=RENDER_FILE_MODE)
         os.chmod(staging, 0o755)  # mkdtemp makes it 0700
         if out_dir.exists():
             old = parent / (staging.name + ".old")
             os.replace(out_dir, old)
         os.replace(staging, out_dir)
+        fsync_dir(parent)
     except OSError as exc:
         if old is not None and not out_dir.exists():
             os.replace(old, out_dir)  # put the previous render back

@@ -13,12 +13,10 @@ someone else's behalf (no silent lock stealing).
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import types
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -29,16 +27,10 @@ from typing import Any, TypeVar, Union, cast, get_args, get_origin, get_type_hin
 import jsonschema
 
 from provisioner.errors import StateError
-from provisioner.journal import (
-    DEFAULT_STATE_FILE,
-    LockInfo,
-    StateLock,
-    default_owner,
-    format_time,
-    fsync_dir,
-    parse_time,
-)
+from provisioner.fsutil import atomic_write
 from provisioner.keys import certificate_info
+from provisioner.lock import DEFAULT_STATE_FILE, LockInfo, StateLock
+from provisioner.timestamps import format_time, parse_time
 
 STATE_VERSION = 1
 DEFAULT_STATE_PATH = DEFAULT_STATE_FILE
@@ -51,15 +43,12 @@ __all__ = [
     "STATE_VERSION",
     "AppState",
     "CertificateRecord",
-    "CredentialRecord",
+    "CredentialState",
     "LockInfo",
     "Rotation",
     "State",
     "StateStore",
     "assert_no_secrets",
-    "default_owner",
-    "format_time",
-    "parse_time",
 ]
 
 
@@ -153,7 +142,7 @@ class Rotation(JsonRecord):
 
 
 @dataclass(frozen=True)
-class CredentialRecord(JsonRecord):
+class CredentialState(JsonRecord):
     """A Workflow² credential the tool wrote: where, its record id, and fingerprints of its fields."""
 
     instance: str
@@ -183,9 +172,9 @@ class AppState(JsonRecord):
     certificate: CertificateRecord | None = None
     previous_certificate: CertificateRecord | None = None
     last_rotation: Rotation | None = None
-    credentials: Mapping[str, CredentialRecord] = field(default_factory=dict)
+    credentials: Mapping[str, CredentialState] = field(default_factory=dict)
 
-    def with_credential(self, record: CredentialRecord) -> AppState:
+    def with_credential(self, record: CredentialState) -> AppState:
         """A copy with ``record`` added or replaced under its ``instance/name`` key."""
         return replace(self, credentials={**self.credentials, record.key: record})
 
@@ -346,21 +335,21 @@ class StateStore:
         saved = State(lineage=lineage, serial=expected_serial + 1, apps=dict(state.apps))
         doc = saved.to_json()
         _check_document(doc, "the state to save")
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if current is not None:
-            _atomic_write(self.backup_path, json.dumps(current, indent=2, sort_keys=True) + "\n")
-        _atomic_write(self.path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+            atomic_write(self.backup_path, json.dumps(current, indent=2, sort_keys=True) + "\n")
+        atomic_write(self.path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
         self._last_saved = doc
         return saved
 
     @contextmanager
-    def lock(self, owner: str, operation: str) -> Iterator[LockInfo]:
+    def lock(self, owner: str, operation: str,
+             on_takeover: Callable[[LockInfo], None] | None = None) -> Iterator[LockInfo]:
         """Hold the state lock while the block runs; :class:`StateLockedError` when it is held.
 
-        A lock left by a dead run is never taken over silently: a person decides, with
-        ``provisioner force-unlock ID``.
+        With ``on_takeover``, a dead run's lock is taken over as :mod:`provisioner.lock`'s
+        takeover policy allows (and reported to it); without, never.
         """
-        with self._lock.hold(owner, operation) as info:
+        with self._lock.hold(owner, operation, on_takeover) as info:
             yield info
 
     def read_lock(self) -> LockInfo | None:
@@ -372,17 +361,3 @@ class StateStore:
         return self._lock.force_unlock(lock_id)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a 0600 temp file in the same folder, fsync, rename, then fsync the folder."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)

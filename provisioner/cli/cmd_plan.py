@@ -141,17 +141,11 @@ def plan(paths: tuple[Path, ...], fmt: str, out: Path | None, detailed_exitcode:
 
 
 def _write_plan_file(path: Path, text: str) -> None:
-    import os
-    import tempfile
+    from provisioner.fsutil import atomic_write
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        atomic_write(path, text)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise ProvisionerError(f"cannot write the plan file {path}: {exc.strerror}",
                                "check the directory exists and is writable") from exc
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from provisioner.state import DEFAULT_STATE_PATH, StateStore, format_time
+from provisioner.state import DEFAULT_STATE_PATH, StateStore
+from provisioner.timestamps import format_time
 
 FORCE_UNLOCK_EPILOG = """\b
 Examples:
@@ -19,6 +20,12 @@ LOCK_ID is printed by the run that found the state locked:
   hint: ... release the lock with: provisioner force-unlock LOCK_ID
 Only the lock with that ID is removed, so a lock taken since by a new run stays. Release a lock
 only when its run is dead: two runs writing the same org and state at once can lose state.
+
+\b
+Takeover policy: a run takes a lock over by itself only when the lock's owner is a process on
+the same host that no longer runs (it says so on its output). A lock held by a live process, by
+another host (a CI runner, a container), or by an owner it cannot check is never taken over:
+that is what this command is for.
 """
 
 
@@ -39,7 +46,8 @@ only when its run is dead: two runs writing the same org and state at once can l
 def force_unlock(lock_id: str, state_path: Path) -> None:
     """Release the state lock LOCK_ID held by a run that no longer runs.
 
-    provisioner never takes over a lock by itself, even an old one: a person decides here.
+    A run takes a lock over by itself only from a dead process on the same host; any other
+    lock, however old, waits for a person to decide here.
     """
     removed = StateStore(state_path).force_unlock(lock_id)
     click.echo(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,10 @@ from provisioner.engine.statewriter import StateWriter, recover
 from provisioner.errors import ProvisionerError, StalePlanError, UsageError
 from provisioner.events import Observer, SpecWarning, Step
 from provisioner.journal import Journal
+from provisioner.lock import LockInfo, default_owner
 from provisioner.model import Desired
 from provisioner.plan.types import PLAN_FORMAT_VERSION, Plan
-from provisioner.state import StateStore, default_owner
+from provisioner.state import StateStore
 
 
 @dataclass(frozen=True)
@@ -82,24 +83,14 @@ def plan_desired(
 
 @contextmanager
 def locked(store: StateStore, operation: str, progress: Observer) -> Iterator[None]:
-    """Hold the state lock; a lock left by a dead process on this host is taken over (said so).
+    """Hold the state lock; a dead run's lock is taken over as :mod:`provisioner.lock`'s
+    takeover policy allows, and the run says so."""
 
-    Only taking the lock is guarded: an error raised by the locked block itself propagates as is.
-    """
-    from provisioner.errors import StateLockedError
+    def taking_over(held: LockInfo) -> None:
+        progress(Step(f"the state lock {held.id} was left by a run that died ({held.owner}, "
+                      f"{held.age()} ago): taking it over"))
 
-    owner = default_owner()
-    with ExitStack() as stack:
-        try:
-            stack.enter_context(store.lock(owner, operation))
-        except StateLockedError:
-            held = store.read_lock()
-            if held is None or not held.liveness():
-                raise
-            progress(Step(f"the state lock {held.id} was left by a run that died ({held.owner}, "
-                          f"{held.age()} ago): taking it over"))
-            store.force_unlock(held.id)
-            stack.enter_context(store.lock(owner, operation))
+    with store.lock(default_owner(), operation, on_takeover=taking_over):
         yield
 
 

@@ -14,17 +14,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from provisioner.journal import Journal, JournalEntry
+from provisioner.journal import STEP_KINDS, Journal, JournalEntry, StepKind
 from provisioner.state import (
     AppState,
     CertificateRecord,
-    CredentialRecord,
+    CredentialState,
     Rotation,
     State,
     StateStore,
-    format_time,
-    parse_time,
 )
+from provisioner.timestamps import format_time, parse_time
 
 
 class StateWriter:
@@ -138,7 +137,7 @@ def apply_credential(state: State, app: str, facts: Mapping[str, object], at: da
     if old is None:
         return
     prints = json.loads(str(facts["fieldFingerprints"]))
-    record = CredentialRecord(
+    record = CredentialState(
         instance=str(facts["instance"]),
         name=str(facts["name"]),
         type=str(facts["type"]),
@@ -173,26 +172,69 @@ def recover(journal: Journal, writer: StateWriter) -> list[str]:
     return lines
 
 
+def _no_state_change(state: State, entry: JournalEntry) -> None:
+    """A step whose effect the state does not record (a login, for instance)."""
+
+
+def _replay_deploy(state: State, entry: JournalEntry) -> None:
+    apply_deploy(state, entry.step.app or "", entry.step.org or "", dict(entry.step.facts),
+                 entry.at)
+
+
+def _replay_delete(state: State, entry: JournalEntry) -> None:
+    state.apps.pop(entry.step.app or "", None)
+
+
+def _replay_rollback(state: State, entry: JournalEntry) -> None:
+    apply_rollback(state, entry.step.app or "", dict(entry.step.facts))
+
+
+def _replay_unverified(state: State, entry: JournalEntry) -> None:
+    apply_unverified(state, entry.step.app or "")
+
+
+def _replay_credential_write(state: State, entry: JournalEntry) -> None:
+    facts = dict(entry.step.facts)
+    if entry.outcome is not None and entry.outcome.get("recordId"):
+        facts["recordId"] = entry.outcome["recordId"]  # the id the sink gave the record
+    apply_credential(state, entry.step.app or "", facts, entry.at)
+
+
+def _replay_credential_delete(state: State, entry: JournalEntry) -> None:
+    """The record is gone: forget it wherever state still lists it (by record id)."""
+    record_id = entry.step.facts.get("recordId")
+    for name, app in list(state.apps.items()):
+        gone = [key for key, rec in app.credentials.items() if rec.record_id == record_id]
+        if gone:
+            state.apps[name] = replace(app, credentials={
+                k: v for k, v in app.credentials.items() if k not in gone})
+
+
+#: How a finished step of an interrupted run is recorded in state: one entry per step kind.
+REPLAY: Mapping[StepKind, Callable[[State, JournalEntry], None]] = {
+    "deploy": _replay_deploy,
+    "delete": _replay_delete,
+    "verify": _no_state_change,
+    "unverified": _replay_unverified,
+    "rollback": _replay_rollback,
+    "credential-write": _replay_credential_write,
+    "credential-delete": _replay_credential_delete,
+}
+
+
 def _replay(state: State, entry: JournalEntry) -> str:
     step = entry.step
-    app = step.app or ""
-    facts = dict(step.facts)
+    where = step.app or step.org
     if entry.outcome is not None and entry.outcome.get("failed"):
-        return f"{step.kind} of {app or step.org} was refused in the interrupted run: nothing to record"
-    if step.kind == "deploy":
-        apply_deploy(state, app, step.org or "", facts, entry.at)
-    elif step.kind == "rollback":
-        apply_rollback(state, app, facts)
-    elif step.kind == "unverified":
-        apply_unverified(state, app)
-    elif step.kind == "delete":
-        state.apps.pop(app, None)
-    elif step.kind == "credential-write":
-        apply_credential(state, app, facts, entry.at)
-    return f"{step.kind} of {app or step.org} finished in the interrupted run: recorded in state"
+        return f"{step.kind} of {where} was refused in the interrupted run: nothing to record"
+    REPLAY[step.kind](state, entry)
+    return f"{step.kind} of {where} finished in the interrupted run: recorded in state"
 
+
+assert set(REPLAY) == set(STEP_KINDS), "every journal step kind needs a replay entry"
 
 __all__ = [
+    "REPLAY",
     "StateWriter",
     "apply_credential",
     "apply_deploy",

@@ -11,7 +11,6 @@ import collections
 import copy
 import hashlib
 import json
-import os
 import secrets
 import threading
 import time
@@ -19,6 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from provisioner.fsutil import atomic_write
 
 from . import catalog as c
 from .seed import (
@@ -131,14 +132,8 @@ class Org:
         if self.readonly:
             return
         with self.lock:
-            path = self.state_dir / STATE_FILE
-            tmp = path.with_name(f"{STATE_FILE}.{os.getpid()}.{threading.get_ident()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.data, fh, indent=1, sort_keys=True)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            atomic_write(self.state_dir / STATE_FILE,
+                         json.dumps(self.data, indent=1, sort_keys=True))
 
     @contextmanager
     def store(self, user: dict[str, Any] | None = None, *, write: bool = True) -> Iterator[Store]:

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from provisioner.fsutil import atomic_write, private_folder
+
 CA_FILE = "ca.pem"
 _CA_KEY = "ca-key.pem"
 _SERVER_CERT = "server.pem"
@@ -26,14 +28,7 @@ _SERVER_KEY = "server-key.pem"
 
 def write_private(path: Path, data: bytes) -> None:
     """Write a file readable by its owner only, atomically (temp file then rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    atomic_write(path, data)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -101,7 +96,7 @@ def ensure_certificates(state_dir: Path) -> Path:
 
     Returns the path of the CA bundle clients must trust.
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(state_dir)
     ca_key, ca_cert = _load_ca(state_dir)
     if _server_cert_fresh(state_dir, ca_cert):
         return state_dir / CA_FILE

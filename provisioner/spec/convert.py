@@ -85,12 +85,12 @@ def to_instance(doc: Document) -> m.WorkflowInstanceSpec:
     spec: dict[str, Any] = doc.data["spec"]
     base = doc.file.parent
     raw_sink: dict[str, Any] = spec["sink"]
-    sink: m.Sink
+    sink: m.SinkSpec
     if raw_sink["type"] == "importFile":
         key = raw_sink.get("encryptionKey")
-        sink = m.ImportFileSink(_path(raw_sink["path"], base), _secret(key, base) if key else None)
+        sink = m.ImportFileSinkSpec(_path(raw_sink["path"], base), _secret(key, base) if key else None)
     else:
-        sink = m.ApiSink()
+        sink = m.ApiSinkSpec()
     api_key = spec.get("apiKey")
     return m.WorkflowInstanceSpec(
         name=name_of(doc),

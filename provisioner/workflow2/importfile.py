@@ -14,17 +14,15 @@ rewriting would churn the file).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from provisioner.errors import ProvisionerError, StateError
-from provisioner.model import ImportFileSink as ImportFileSinkSpec
-from provisioner.model import WorkflowInstanceSpec
+from provisioner.fsutil import FILE_MODE, atomic_write
+from provisioner.model import ImportFileSinkSpec, WorkflowInstanceSpec
 from provisioner.secret import Secret
 from provisioner.sinks import LiveRecord, SinkOptions, TestVerdict, WriteOp
 from provisioner.targets import CredentialTarget
@@ -36,8 +34,6 @@ from provisioner.workflow2.records import (
     FieldValue,
     validate_record,
 )
-
-FILE_MODE = 0o600
 
 
 class ImportFileSink:
@@ -192,28 +188,8 @@ class ImportFileSink:
         return {"id": record.id, "name": record.name, "type": record.type, "data": stored}
 
     def _write_atomically(self, items: list[dict[str, Any]]) -> None:
-        """Write to a 0600 temp file in the same folder, fsync, then rename over the target."""
-        folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, FILE_MODE)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(items, handle, indent=2)
-                handle.write("\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        with contextlib.suppress(OSError):  # make the rename durable where the OS allows
-            dir_fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+        """Replace the file (0600) with ``items``, atomically and durably."""
+        atomic_write(self.path, json.dumps(items, indent=2) + "\n", mode=FILE_MODE)
 
 
 def _wrap_secrets(type_: str, data: Mapping[str, Any]) -> dict[str, FieldValue]:

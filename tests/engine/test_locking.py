@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from provisioner.state import StateStore, default_owner
+from provisioner.lock import default_owner
+from provisioner.state import StateStore
 from tests.engine.conftest import Workspace, cli
 
 

@@ -12,13 +12,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from provisioner.model import (
-    ApiSink,
+    ApiSinkSpec,
     AppSpec,
     CallbackRef,
     CertificateSpec,
     CredentialSpec,
     Desired,
-    ImportFileSink,
+    ImportFileSinkSpec,
     OAuthPolicies,
     OrgSpec,
     RefreshTokenPolicy,
@@ -84,12 +84,12 @@ def make_app(app_type: str = "externalClientApp", **overrides: object) -> AppSpe
 def make_desired(*apps: AppSpec) -> Desired:
     """A Desired with org ``acme``, sandbox org ``acme-sbx`` and Workflow² instances."""
     wf = WorkflowInstanceSpec(
-        "wf", "https://wf.example.com/", ApiSink(), SRC, api_key=SecretRef("env", "WF_API_KEY")
+        "wf", "https://wf.example.com/", ApiSinkSpec(), SRC, api_key=SecretRef("env", "WF_API_KEY")
     )
     wf2 = WorkflowInstanceSpec(
         "wf-files",
         "https://files.example.com",
-        ImportFileSink(Path("out/creds.json"), SecretRef("env", "WF_ENC_KEY")),
+        ImportFileSinkSpec(Path("out/creds.json"), SecretRef("env", "WF_ENC_KEY")),
         SRC,
     )
     orgs = {"acme": make_org("acme"), "acme-sbx": make_org("acme-sbx", "sandbox")}

@@ -29,7 +29,7 @@ def test_quickstart_model() -> None:
     assert org.auth is None and org.environment == "production"
     assert org.api_version == m.DEFAULT_API_VERSION
     inst = desired.instances["workflow"]
-    assert inst.sink == m.ImportFileSink(
+    assert inst.sink == m.ImportFileSinkSpec(
         QUICKSTART.parent / "../.provisioner/quickstart-credentials.json",
         encryption_key=m.SecretRef("env", "N8N_ENCRYPTION_KEY", QUICKSTART.parent),
     )
@@ -62,7 +62,7 @@ def test_production_model() -> None:
     )
     assert org.my_domain_url == "https://acme.my.salesforce.com"
     inst = desired.instances["acme-workflow"]
-    assert inst.sink == m.ApiSink() and inst.api_key == m.SecretRef(
+    assert inst.sink == m.ApiSinkSpec() and inst.api_key == m.SecretRef(
         "env", "WORKFLOW_API_KEY", PRODUCTION.parent
     )
     app = desired.apps["acme-workflow-integration"]
@@ -141,7 +141,7 @@ spec:
     assert desired.apps["int-app"].credentials[0].environment == "sandbox"
     inst = desired.instances["wf"]
     assert inst.ca_file == sub / "ca.pem"
-    assert inst.sink == m.ImportFileSink(sub / "out.json", m.SecretRef("file", "/abs/key", sub))
+    assert inst.sink == m.ImportFileSinkSpec(sub / "out.json", m.SecretRef("file", "/abs/key", sub))
 
 
 def test_spec_error_lists_every_error(tmp_path: Path) -> None:

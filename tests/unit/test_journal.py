@@ -97,7 +97,7 @@ def test_secrets_are_refused(tmp_path: Path, facts: dict[str, object]) -> None:
 
 
 def test_bad_kind_and_location(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="lower-case"):
+    with pytest.raises(ValueError, match="is not one of deploy, delete"):
         JournalStep("Deploy Now")
     with pytest.raises(ValueError, match="private key"):
         JournalStep("deploy", app=KEY_PEM)

@@ -17,16 +17,15 @@ import pytest
 
 from provisioner.errors import StateError, StateLockedError
 from provisioner.keys import KeyMaterial, generate_key_material
+from provisioner.lock import Liveness, LockInfo, default_owner
 from provisioner.state import (
     DEFAULT_STATE_PATH,
     AppState,
     CertificateRecord,
-    CredentialRecord,
-    LockInfo,
+    CredentialState,
     Rotation,
     State,
     StateStore,
-    default_owner,
 )
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -61,7 +60,7 @@ def _app(keys: tuple[KeyMaterial, KeyMaterial]) -> AppState:
         last_rotation=Rotation(NOW, "due by policy (expires in 20 days)"),
     )
     return app.with_credential(
-        CredentialRecord(
+        CredentialState(
             instance="wf-prod",
             name="Acme JWT",
             type="salesforceJwtApi",
@@ -239,21 +238,63 @@ def test_default_path_hint_omits_state_option(
     assert (info.value.hint or "").endswith(f"provisioner force-unlock {held.id}")
 
 
-def test_dead_local_owner_is_reported_but_not_stolen(store: StateStore) -> None:
+def _dead_owner() -> str:
     proc = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
         text=True,
         check=True,
     )
-    dead_owner = default_owner().rsplit(" pid ", 1)[0] + f" pid {proc.stdout.strip()}"
-    with store.lock(dead_owner, "apply"):
+    return default_owner().rsplit(" pid ", 1)[0] + f" pid {proc.stdout.strip()}"
+
+
+def test_dead_local_owner_is_reported_but_not_stolen(store: StateStore) -> None:
+    with store.lock(_dead_owner(), "apply"):
         with (
             pytest.raises(StateLockedError, match="no longer running"),
             store.lock("me@here pid 3", "apply"),
         ):
             pass
         assert store.read_lock() is not None
+
+
+@pytest.mark.parametrize(("owner", "liveness"), [
+    (default_owner(), Liveness.ALIVE),
+    ("ci@another-host-of-the-farm pid 1", Liveness.UNKNOWN),
+    ("someone by hand", Liveness.UNKNOWN),
+], ids=["this-process", "other-host", "not-ours"])
+def test_liveness(owner: str, liveness: Liveness) -> None:
+    info = LockInfo("id", owner, "apply", NOW)
+    assert info.liveness() is liveness and not info.may_be_taken_over
+
+
+def test_takeover_policy_only_a_dead_process_on_this_host(store: StateStore) -> None:
+    """The one takeover rule (provisioner.lock): with on_takeover, a dead local owner's lock is
+    taken and reported; a live or unknown owner's never is."""
+    reported: list[LockInfo] = []
+    for owner in (default_owner(), "ci@another-host-of-the-farm pid 1"):
+        with store.lock(owner, "apply") as held:
+            with pytest.raises(StateLockedError), store.lock("me", "apply", reported.append):
+                pass
+            assert store.read_lock() == held
+    assert reported == []
+    dead = _dead_owner()
+    assert LockInfo("id", dead, "apply", NOW).liveness() is Liveness.DEAD
+    with store.lock(dead, "apply") as left:
+        with store.lock("me@here pid 3", "apply", reported.append) as mine:
+            assert reported == [left] and store.read_lock() == mine
+        assert store.read_lock() is None
+
+
+def test_force_unlock_help_states_the_takeover_policy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _err = _run_cli(["force-unlock", "--help"], capsys)
+    text = " ".join(out.split())
+    assert code == 0
+    assert ("a run takes a lock over by itself only when the lock's owner is a process on the "
+            "same host that no longer runs") in text.lower()
+    assert "never takes over" not in text and "never taken over silently" not in text
 
 
 def test_force_unlock_wrong_then_right_id(store: StateStore) -> None:

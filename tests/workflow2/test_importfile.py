@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import resource
+import signal
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -135,21 +140,32 @@ def test_upsert_keeps_ids_and_other_records(
 
 
 def test_failed_write_leaves_the_old_file(
-    tmp_path: Path, key: Secret, records: list[CredentialRecord], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, key: Secret, records: list[CredentialRecord]
 ) -> None:
     path = tmp_path / "creds.json"
     sink = ImportFileSink(path, encryption_key=key)
     write_all(sink, records[:1])
     before = path.read_bytes()
-
-    def boom(*args: object, **kwargs: object) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr("provisioner.workflow2.importfile.json.dump", boom)
-    with pytest.raises(OSError):
-        write_all(sink, records)
+    # A real write failure: the file-size limit makes the longer file fail with EFBIG, as a full
+    # disk would with ENOSPC (SIGXFSZ ignored so the write fails instead of killing the process).
+    with file_size_limit(len(before) + 16), pytest.raises(OSError) as info:
+        sink.write(records[1], WriteOp(create=True))
+    assert info.value.errno == errno.EFBIG
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["creds.json"]
+
+
+@contextmanager
+def file_size_limit(size: int) -> Iterator[None]:
+    """RLIMIT_FSIZE for this process while the block runs (restored after)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
 
 
 def test_wrong_key_is_clear_and_secret_free(

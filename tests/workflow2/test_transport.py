@@ -93,12 +93,12 @@ def test_one_callback_rule_for_an_api_url_everywhere(base: str) -> None:
     import file and the REST client all derive the same callback URL from it."""
     from pathlib import Path
 
-    from provisioner.model import ApiSink, SourceLocation, WorkflowInstanceSpec
+    from provisioner.model import ApiSinkSpec, SourceLocation, WorkflowInstanceSpec
     from provisioner.targets import target_for
     from provisioner.workflow2.callback import resolve_callback_url
 
     expected = "https://host.example.com/rest/oauth2-credential/callback"
-    spec = WorkflowInstanceSpec("wf", base, ApiSink(), SourceLocation(Path("s.yaml")))
+    spec = WorkflowInstanceSpec("wf", base, ApiSinkSpec(), SourceLocation(Path("s.yaml")))
     assert spec.callback_url == expected  # validate, render and the import file use this
     assert target_for(spec).callback_url(spec) == expected
     assert derive_callback_url(base) == expected

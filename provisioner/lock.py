@@ -1,0 +1,215 @@
+"""The state lock: one run at a time per state file, and the one rule for taking a lock over.
+
+The lock is a file next to the state (``state.json.lock``), created with ``O_EXCL`` so exactly one
+run gets it. It names its owner (``user@host pid N``), the operation and the time.
+
+**Takeover policy** (stated here once; ``force-unlock --help`` and the errors say the same): a run
+that finds the state locked takes the lock over only when its owner is provably gone, that is a
+process on this same host that no longer runs (:meth:`LockInfo.liveness` is
+:attr:`Liveness.DEAD`); the run says so on its output. A lock held by a live process, by another
+host, or by an owner provisioner cannot check is never taken over: the run stops with the lock's
+id, and a person who knows that run is dead releases it with ``provisioner force-unlock ID``.
+"""
+
+from __future__ import annotations
+
+import enum
+import getpass
+import json
+import os
+import re
+import socket
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from provisioner.errors import StateError, StateLockedError
+from provisioner.fsutil import FILE_MODE, private_folder
+from provisioner.timestamps import format_time, parse_time
+
+#: The default state file (force-unlock hints omit ``--state`` for it).
+DEFAULT_STATE_FILE = Path(".provisioner/state.json")
+
+
+class Liveness(enum.Enum):
+    """What can be known about a lock's owner from here."""
+
+    #: A process on this host that still runs.
+    ALIVE = "alive"
+    #: A process on this host that no longer runs: its lock may be taken over.
+    DEAD = "dead"
+    #: Another host, or an owner string provisioner did not write: cannot be checked.
+    UNKNOWN = "unknown"
+
+
+def default_owner() -> str:
+    """Who takes a lock: ``user@host pid N``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """The content of the lock file: who holds the state, for what, since when."""
+
+    id: str
+    owner: str
+    operation: str
+    created: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of the lock file."""
+        return {
+            "id": self.id,
+            "owner": self.owner,
+            "operation": self.operation,
+            "created": format_time(self.created),
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> LockInfo:
+        """Read the JSON object written by :meth:`to_json`."""
+        return cls(
+            str(doc["id"]), str(doc["owner"]), str(doc["operation"]), parse_time(doc["created"])
+        )
+
+    def age(self, now: datetime | None = None) -> str:
+        """How long the lock has been held, e.g. ``3m12s``."""
+        seconds = int(((now or datetime.now(timezone.utc)) - self.created).total_seconds())
+        days, rest = divmod(max(seconds, 0), 86400)
+        hours, rest = divmod(rest, 3600)
+        minutes, secs = divmod(rest, 60)
+        if days:
+            return f"{days}d{hours}h"
+        if hours:
+            return f"{hours}h{minutes:02d}m"
+        return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+    def liveness(self) -> Liveness:
+        """Whether the owner still runs: checkable only for a process on this host."""
+        match = re.fullmatch(r".+@(?P<host>\S+) pid (?P<pid>\d+)", self.owner)
+        if match is None or match["host"] != socket.gethostname():
+            return Liveness.UNKNOWN
+        try:
+            os.kill(int(match["pid"]), 0)
+        except ProcessLookupError:
+            return Liveness.DEAD
+        except PermissionError:
+            return Liveness.ALIVE  # it exists, under another user
+        except (OSError, OverflowError):
+            return Liveness.UNKNOWN
+        return Liveness.ALIVE
+
+    @property
+    def may_be_taken_over(self) -> bool:
+        """The takeover policy (module docstring): only a dead process on this host."""
+        return self.liveness() is Liveness.DEAD
+
+
+class StateLock:
+    """The lock file next to a state file (``state.json.lock``), created with O_EXCL."""
+
+    def __init__(self, path: Path, state_path: Path) -> None:
+        self.path = path
+        self.state_path = state_path
+
+    @contextmanager
+    def hold(self, owner: str, operation: str,
+             on_takeover: Callable[[LockInfo], None] | None = None) -> Iterator[LockInfo]:
+        """Hold the state lock while the block runs.
+
+        The lock file is created with O_EXCL, so exactly one run gets it; a held lock raises
+        :class:`StateLockedError` naming its holder and the ``force-unlock`` command. With
+        ``on_takeover``, a lock the takeover policy allows taking (its owner is a dead process on
+        this host) is reported to it, removed, and taken; without, no lock is ever taken over.
+        """
+        info = LockInfo(str(uuid.uuid4()), owner, operation, datetime.now(timezone.utc))
+        private_folder(self.path.parent)
+        try:
+            fd = self._create()
+        except FileExistsError:
+            held = self.read()
+            if on_takeover is None or held is None or not held.may_be_taken_over:
+                raise self._locked_error() from None
+            on_takeover(held)
+            self.force_unlock(held.id)
+            try:
+                fd = self._create()
+            except FileExistsError:  # another run took it first
+                raise self._locked_error() from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(info.to_json(), indent=2) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            self.path.unlink(missing_ok=True)  # an empty lock file would block everyone
+            raise
+        try:
+            yield info
+        finally:
+            # Remove only our own lock: after a force-unlock another run may hold a new one.
+            current = self.read()
+            if current is not None and current.id == info.id:
+                self.path.unlink(missing_ok=True)
+
+    def _create(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+
+    def read(self) -> LockInfo | None:
+        """The current lock, or None when there is none; a damaged lock file is a StateError."""
+        try:
+            return LockInfo.from_json(json.loads(self.path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # Torn by a crash between create and write, or edited by hand.
+            raise StateError(
+                f"the lock file {self.path} is unreadable",
+                f"if no provisioner run is active on {self.state_path}, delete {self.path}",
+            ) from exc
+
+    def _locked_error(self) -> StateError:
+        try:
+            held = self.read()
+        except StateError as exc:
+            return exc
+        if held is None:  # released between our attempt and the read
+            return StateLockedError(
+                f"the state {self.state_path} was locked by another run a moment ago", "run again"
+            )
+        state_opt = "" if self.state_path == DEFAULT_STATE_FILE else f" --state {self.state_path}"
+        dead = " (that process is no longer running)" if held.may_be_taken_over else ""
+        return StateLockedError(
+            f"the state {self.state_path} is locked by {held.owner} for {held.operation!r} since "
+            f"{format_time(held.created)} ({held.age()} ago){dead}",
+            f"wait for that run to finish; if it died, release the lock with: "
+            f"provisioner force-unlock {held.id}{state_opt}",
+        )
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        """Remove the lock when its id is ``lock_id`` and return what was removed."""
+        held = self.read()
+        if held is None:
+            raise StateError(
+                f"the state {self.state_path} is not locked", "there is nothing to unlock"
+            )
+        if held.id != lock_id.strip():
+            raise StateError(
+                f"lock {lock_id} is not the lock on {self.state_path} (that one is held by {held.owner} "
+                f"for {held.operation!r} since {format_time(held.created)})",
+                "copy the ID from the 'is locked' error of a run made just now; a newer run may "
+                "have taken the lock since",
+            )
+        self.path.unlink(missing_ok=True)
+        return held
+
+
+__all__ = ["DEFAULT_STATE_FILE", "Liveness", "LockInfo", "StateLock", "default_owner"]
