@@ -15,6 +15,7 @@ from provisioner.cli.main import cli, main
 from provisioner.errors import SpecError, UsageError
 from provisioner.render_package import MARKER, render_files
 from provisioner.spec import load_desired
+from tests.faults import file_size_limit
 from tests.metadata.wsdl import validate
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "render"
@@ -147,23 +148,14 @@ def test_spec_error_writes_nothing(workdir: Path) -> None:
     assert not (workdir / "out").exists()
 
 
-def test_failed_write_leaves_previous_render_intact(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_write_leaves_previous_render_intact(workdir: Path) -> None:
     assert _run(["render", "two-orgs", "--out", "out"])[0] == 0
     before = _tree(workdir / "out")
-    calls = {"n": 0}
-    real = Path.write_bytes
-
-    def failing(self: Path, data: bytes) -> int:  # type: ignore[override]
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise OSError(28, "No space left on device")
-        return real(self, data)
-
-    monkeypatch.setattr(Path, "write_bytes", failing)
-    _, _, _, exc = _run(["render", "connected-app", "--out", "out"])
-    assert exc is not None and "No space left" in str(exc)
+    # A real failure part-way: the first file longer than 600 bytes cannot be written.
+    assert sorted(len(v) for v in before.values())[0] < 600 < max(len(v) for v in before.values())
+    with file_size_limit(600):
+        _, _, _, exc = _run(["render", "connected-app", "--out", "out"])
+    assert exc is not None and "cannot write the render into out: File too large" in str(exc)
     assert _tree(workdir / "out") == before
     assert sorted(p.name for p in workdir.iterdir()) == sorted([*CASES, "out"])  # no temp dirs
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-import resource
-import signal
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,6 +23,7 @@ from provisioner.workflow2 import (
     decrypt_data,
     derive_credential_id,
 )
+from tests.faults import file_size_limit
 
 
 @pytest.fixture
@@ -154,18 +151,6 @@ def test_failed_write_leaves_the_old_file(
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["creds.json"]
 
-
-@contextmanager
-def file_size_limit(size: int) -> Iterator[None]:
-    """RLIMIT_FSIZE for this process while the block runs (restored after)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        signal.signal(signal.SIGXFSZ, previous)
 
 
 def test_wrong_key_is_clear_and_secret_free(
