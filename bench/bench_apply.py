@@ -83,7 +83,7 @@ def write_specs(root: Path, apps: int) -> Path:
               label: Bench App {i}
               contactEmail: bench@example.com
               callbackUrls: [{{workflowInstance: wf}}]
-              scopes: [api, refresh_token]
+              scopes: [api, refresh_token, full]
               certificate: {{keySize: 2048, validityDays: 365}}
               preAuthorized: {{permissionSets: [Workflow_Integration]}}
               credentials:

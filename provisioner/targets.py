@@ -74,6 +74,11 @@ class CredentialTarget(Protocol):
         """Whether stored record ``data`` holds a connected OAuth token."""
         ...
 
+    def requested_scopes(self, cred_type: CredentialType) -> tuple[str, ...]:
+        """The OAuth scopes (``full``, ``refresh_token``...) the server's credential asks the
+        org for when a person connects it: the app must grant every one of them."""
+        ...
+
 
 _TARGETS: dict[str, CredentialTarget] = {}
 

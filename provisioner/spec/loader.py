@@ -70,6 +70,7 @@ def check_paths(paths: Sequence[Path]) -> ValidationResult:
             org = checked.orgs.get(doc.data["spec"]["org"])
             environment: m.Environment = org[1].environment if org else "production"
             checked.apps[name] = (doc, convert.to_app(doc, environment))
+    _default_scopes(checked)
     for doc, org_spec in checked.orgs.values():
         semantics.check_org(sink, doc, org_spec)
     for doc, inst in checked.instances.values():
@@ -88,6 +89,22 @@ def check_paths(paths: Sequence[Path]) -> ValidationResult:
             warnings=tuple(p.format() for p in problems if p.severity == "warning"),
         )
     return ValidationResult(problems, desired, tuple(files))
+
+
+def _default_scopes(checked: semantics.Checked) -> None:
+    """An app without spec.scopes gets the default plus every scope its credentials request."""
+    from dataclasses import replace
+
+    from provisioner.scopes import to_metadata_all
+
+    for name, (doc, app) in list(checked.apps.items()):
+        if "scopes" in doc.data["spec"]:
+            continue
+        wanted = list(app.scopes)
+        for cred in app.credentials:
+            if cred.instance in checked.instances:
+                wanted += semantics.requested_scopes(cred, checked.instances[cred.instance][1])
+        checked.apps[name] = (doc, replace(app, scopes=to_metadata_all(wanted)))
 
 
 def load_desired(paths: Sequence[Path]) -> m.Desired:

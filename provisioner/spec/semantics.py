@@ -223,14 +223,45 @@ def _check_credentials(sink: ProblemSink, doc: Document, app: m.AppSpec, checked
             )
         else:
             _check_oauth2_callback(sink, doc, app, path, cred, checked.instances)
-            if "RefreshToken" not in app.scopes:
-                sink.warning(
-                    doc.location("spec.scopes"),
-                    "an oauth2 credential without the refresh_token "
-                    "scope stops working when its access token expires",
-                    "spec.scopes",
-                    "add refresh_token to scopes",
-                )
+            _check_requested_scopes(sink, doc, app, path, cred, checked.instances)
+
+
+def requested_scopes(cred: m.CredentialSpec, instance: m.WorkflowInstanceSpec) -> tuple[str, ...]:
+    """The OAuth scopes the credential asks the org for at Connect (its server's rule)."""
+    from provisioner.targets import target_for
+
+    return target_for(instance).requested_scopes(cred.type)
+
+
+def _check_requested_scopes(
+    sink: ProblemSink,
+    doc: Document,
+    app: m.AppSpec,
+    path: str,
+    cred: m.CredentialSpec,
+    instances: Mapping[str, tuple[Document, m.WorkflowInstanceSpec]],
+) -> None:
+    """An error when the app does not grant a scope the credential requests at Connect (an
+    OAuth2 credential without ``refresh_token`` would also stop when its token expires)."""
+    from provisioner.scopes import normalise
+
+    if cred.instance not in instances:
+        return
+    requested = requested_scopes(cred, instances[cred.instance][1])
+    granted = normalise(app.scopes)
+    missing = [s for s in requested if next(iter(normalise([s]))) not in granted]
+    if not missing:
+        return
+    where = "spec.scopes" if "scopes" in doc.data["spec"] else path
+    sink.error(
+        doc.location(where),
+        f"the {cred.type} credential {cred.name!r} asks the org for the scopes "
+        f"{' '.join(requested)} when a person connects it, and the app does not grant "
+        f"{', '.join(missing)}: Salesforce refuses the connection",
+        where,
+        f"add {', '.join(missing)} to spec.scopes (or leave spec.scopes out: the default "
+        "includes what the app's credentials ask for)",
+    )
 
 
 def _check_oauth2_callback(

@@ -26,6 +26,12 @@ _RECORD_TYPES: Mapping[str, str] = {"jwt": JWT_TYPE, "oauth2": OAUTH2_TYPE}
 _SECRET_FIELDS: Mapping[str, str] = {"jwt": "privateKey", "oauth2": "clientSecret"}
 #: A connected OAuth2 token belongs to its client: changing these drops it.
 _OAUTH2_CLIENT_FIELDS = frozenset({"clientId", "clientSecret"})
+#: The scopes each credential requests. The "Salesforce OAuth2 API" credential sends a hidden,
+#: fixed ``scope`` of ``full refresh_token`` in its authorization request (n8n-nodes-base 2.41.1,
+#: dist/credentials/SalesforceOAuth2Api.credentials.js, property ``scope``, type hidden); an org
+#: refuses a request for a scope its app does not grant, so Connect fails without ``Full``. The
+#: JWT credential sends no scope (a JWT bearer token carries the app's scopes).
+_REQUESTED_SCOPES: Mapping[str, tuple[str, ...]] = {"jwt": (), "oauth2": ("full", "refresh_token")}
 
 
 class Workflow2Target:
@@ -100,6 +106,10 @@ class Workflow2Target:
     def reconnect_needed(self, cred_type: CredentialType, fields: Collection[str]) -> bool:
         """An OAuth2 token belongs to its client id and secret."""
         return cred_type == "oauth2" and bool(set(fields) & _OAUTH2_CLIENT_FIELDS)
+
+    def requested_scopes(self, cred_type: CredentialType) -> tuple[str, ...]:
+        """``full refresh_token`` for OAuth2 (n8n's hidden scope), none for JWT."""
+        return _REQUESTED_SCOPES[cred_type]
 
     def is_connected(self, data: Mapping[str, Any]) -> bool:
         """n8n stores the connected token as ``oauthTokenData``."""

@@ -177,7 +177,7 @@ class E2E(Layout):
               contactEmail: integrations@example.com
               callbackUrls:
                 - workflowInstance: {self.instance}
-              scopes: [api, refresh_token]
+              scopes: [api, refresh_token, full]
               certificate:
                 keySize: 2048
                 validityDays: 365

@@ -65,7 +65,7 @@ def app_yaml(
     name: str,
     *,
     app_type: str = "externalClientApp",
-    scopes: str = "[api, refresh_token]",
+    scopes: str = "[api, refresh_token, full]",
     permission_sets: str = "[Workflow_Integration]",
     rotate_before_days: int = 30,
     max_age_days: int | None = None,

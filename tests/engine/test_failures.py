@@ -50,12 +50,13 @@ def test_component_failure_changes_nothing_and_names_file_and_app(applied: Works
     before = state_doc(ws)["apps"]["billing"]
     # A scope change for the existing app, and a new app whose permission set the org lacks.
     spec = ws.write_apps(
-        app_yaml("billing", scopes="[api, refresh_token, openid]"),
+        app_yaml("billing", scopes="[api, refresh_token, full, openid]"),
         app_yaml("payroll", permission_sets="[No_Such_Permission_Set]"),
     )
     result = cli("apply", ws.specs, "--state", ws.state_path, "--auto-approve")
     assert result.code == 1
-    assert "Apply complete: 0 deploy(s)" in result.stdout
+    assert "Apply incomplete: 0 deploy(s), 0 component(s), 0 credential record(s) written; 1 step(s) failed." in result.stdout
+    assert "Apply complete" not in result.all
     error = result.stderr[result.stderr.index("Error: "):].splitlines()
     assert error[0] == "Error: 1 step(s) failed:"
     assert error[1].startswith("  org 'sb': deploy ") and "1 component failure(s)" in error[1]

@@ -75,14 +75,14 @@ def test_changing_one_scope_updates_only_that_field(applied: Workspace) -> None:
     ws = applied
     state_before = state_doc(ws)
     records_before = records(ws)
-    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, openid]"))
+    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, full, openid]"))
 
     plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
     (app,) = plan.apps
     assert app.action == "update"
     assert not app.new_certificate and not app.new_consumer_secret and not app.rotate_reasons
     assert [(c.field, c.before, c.after) for c in app.changes] == [
-        ("scopes", "Api, RefreshToken", "Api, OpenID, RefreshToken")]
+        ("scopes", "Api, Full, RefreshToken", "Api, Full, OpenID, RefreshToken")]
     assert [c.action for c in plan.credentials] == ["no-op", "no-op"]
 
     ws.recorder.reset()

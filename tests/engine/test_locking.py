@@ -9,8 +9,8 @@ from tests.engine.conftest import Workspace, cli
 
 def test_apply_refuses_while_a_live_run_holds_the_lock(applied: Workspace) -> None:
     ws = applied
-    ws.write_apps(ws.specs.joinpath("apps.yaml").read_text().replace("refresh_token]",
-                                                                    "refresh_token, openid]"))
+    ws.write_apps(ws.specs.joinpath("apps.yaml").read_text().replace("refresh_token, full]",
+                                                                    "refresh_token, full, openid]"))
     state_bytes = ws.state_path.read_bytes()
     store = StateStore(ws.state_path)
     with store.lock(default_owner(), "apply") as held:  # this process: alive

@@ -43,9 +43,9 @@ def test_plan_out_then_apply_planfile(ws: Workspace) -> None:
 def test_saved_plan_is_stale_after_a_spec_change(applied: Workspace) -> None:
     ws = applied
     planfile = ws.root / "plan.json"
-    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, openid]"))
+    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, full, openid]"))
     assert cli("plan", ws.specs, "--state", ws.state_path, "--out", planfile).code == 0
-    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, web]"))
+    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, full, web]"))
     state_bytes = ws.state_path.read_bytes()
     result = cli("apply", planfile, "--state", ws.state_path)
     assert result.code == 1
@@ -57,7 +57,7 @@ def test_saved_plan_is_stale_after_a_spec_change(applied: Workspace) -> None:
 def test_saved_plan_is_stale_after_an_org_change_outside(applied: Workspace) -> None:
     ws = applied
     planfile = ws.root / "plan.json"
-    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, openid]"))
+    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, full, openid]"))
     assert cli("plan", ws.specs, "--state", ws.state_path, "--out", planfile).code == 0
     _scopes_changed_outside(ws)
     state_bytes = ws.state_path.read_bytes()
@@ -85,7 +85,7 @@ def test_apply_without_approval_and_without_terminal_refuses(ws: Workspace) -> N
 
 def test_plan_formats_json_validates_and_markdown_renders(applied: Workspace) -> None:
     ws = applied
-    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, openid]"))
+    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, full, openid]"))
     schema = json.loads((REPO / "schemas" / "plan.schema.json").read_text())
 
     as_json = cli("plan", ws.specs, "--state", ws.state_path, "--format", "json")
@@ -96,8 +96,8 @@ def test_plan_formats_json_validates_and_markdown_renders(applied: Workspace) ->
     assert doc["state"]["serial"] == state_doc(ws)["serial"]
     (app,) = doc["apps"]
     assert (app["address"], app["action"]) == ("app.billing", "update")
-    assert app["changes"] == [{"field": "scopes", "before": "Api, RefreshToken",
-                               "after": "Api, OpenID, RefreshToken", "sensitive": False}]
+    assert app["changes"] == [{"field": "scopes", "before": "Api, Full, RefreshToken",
+                               "after": "Api, Full, OpenID, RefreshToken", "sensitive": False}]
     assert app["source"].startswith(str(ws.specs / "apps.yaml") + ":1")
     assert {Path(f["path"]).name for f in doc["specFiles"]} == {"apps.yaml", "org.yaml"}
 

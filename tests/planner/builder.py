@@ -85,7 +85,7 @@ def app_doc(name: str = "billing", *, app_type: str = "externalClientApp", key_s
           contactEmail: integrations@acme.example
           callbackUrls:
             - workflowInstance: wf
-          scopes: [api, refresh_token]
+          scopes: [api, refresh_token, full]
           preAuthorized:
             permissionSets: [Workflow_Integration]
         """) + cert + ("  credentials:\n" + creds if creds else "")

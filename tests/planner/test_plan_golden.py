@@ -3,7 +3,7 @@ files reviewed by eye (``tests/golden/plans/``).
 
 Planned offline by the pure planner (fixed clock, fixed org facts, key material cached by the
 builder), so the files hold no path, port or time of a run. When a change to the planner or the
-renderers is intended, rewrite them with ``PROVISIONER_UPDATE_GOLDEN=1 pytest
+renderers is intended, rewrite them with ``PROVISIONER_REGEN_GOLDEN=1 pytest
 tests/planner/test_plan_golden.py`` and review the diff like code.
 """
 
@@ -25,7 +25,7 @@ from tests.planner.builder import Scenario, converged_from, from_nothing
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden" / "plans"
-UPDATE = os.environ.get("PROVISIONER_UPDATE_GOLDEN") == "1"
+UPDATE = os.environ.get("PROVISIONER_REGEN_GOLDEN") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_plans_of_the_specs_match_the_golden_files(
     if UPDATE:
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(text, encoding="utf-8")
-    assert golden.exists(), f"{golden} is missing: run with PROVISIONER_UPDATE_GOLDEN=1"
+    assert golden.exists(), f"{golden} is missing: run with PROVISIONER_REGEN_GOLDEN=1"
     assert text == golden.read_text(encoding="utf-8"), (
         f"the plan differs from {golden.relative_to(REPO)}; if intended, rewrite it with "
-        "PROVISIONER_UPDATE_GOLDEN=1 and review the diff")
+        "PROVISIONER_REGEN_GOLDEN=1 and review the diff")

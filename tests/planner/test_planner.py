@@ -218,8 +218,8 @@ APP_CASES: dict[str, AppCase] = {
         lambda s: s.with_live(label="Billing (old)"), "update",
         (FieldChange("label", "Billing (old)", "Billing"),)),
     "scope-added-in-org": AppCase(
-        lambda s: s.with_live(scopes=("Api", "Full", "RefreshToken")), "update",
-        (FieldChange("scopes", "Api, Full, RefreshToken", "Api, RefreshToken"),)),
+        lambda s: s.with_live(scopes=("Api", "Full", "OpenID", "RefreshToken")), "update",
+        (FieldChange("scopes", "Api, Full, OpenID, RefreshToken", "Api, Full, RefreshToken"),)),
     "permission-set-removed-in-org": AppCase(
         lambda s: s.with_live(permission_sets=()), "update",
         (FieldChange("permissionSets", None, "Workflow_Integration"),)),

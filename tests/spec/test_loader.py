@@ -37,7 +37,7 @@ def test_quickstart_model() -> None:
     app = desired.apps["workflow-integration"]
     assert app.api_name == "workflow_integration"
     assert app.app_type == "externalClientApp"
-    assert app.scopes == ("Api", "RefreshToken")
+    assert app.scopes == ("Api", "Full", "RefreshToken")
     assert app.certificate == m.CertificateSpec(2048, 365, 30, None)
     assert app.callback_urls == (m.CallbackRef("workflow"),)
     assert desired.callback_urls(app) == ("http://localhost:5678/rest/oauth2-credential/callback",)
@@ -66,7 +66,7 @@ def test_production_model() -> None:
         "env", "WORKFLOW_API_KEY", PRODUCTION.parent
     )
     app = desired.apps["acme-workflow-integration"]
-    assert app.scopes == ("Api", "RefreshToken", "OpenID")
+    assert app.scopes == ("Api", "Full", "RefreshToken", "OpenID")
     assert app.policies == m.OAuthPolicies(
         "adminApprovedPreAuthorized",
         "bypass",
@@ -223,3 +223,17 @@ def test_warnings_travel_with_the_model() -> None:
     assert line.startswith(f"{PRODUCTION}:81:3: warning: ")
     assert "Connected Apps" in line and "hint: use appType: externalClientApp" in line
     assert load_desired([QUICKSTART]).warnings == ()
+
+
+def test_default_scopes_cover_what_the_credentials_ask_for(tmp_path: Path) -> None:
+    """Without spec.scopes an app grants api and refresh_token, plus the scopes its
+    credentials request at Connect (Workflow²'s OAuth2 credential asks for full)."""
+    text = QUICKSTART.read_text()
+    scopes_line = next(ln for ln in text.splitlines() if ln.startswith("  scopes:"))
+    (tmp_path / "with-oauth2.yaml").write_text(text.replace(scopes_line + "\n", ""))
+    app = load_desired([tmp_path / "with-oauth2.yaml"]).apps["workflow-integration"]
+    assert app.scopes == ("Api", "Full", "RefreshToken")
+    jwt_only = text.replace(scopes_line + "\n", "").split("    - type: oauth2")[0]
+    (tmp_path / "jwt-only.yaml").write_text(jwt_only)
+    app = load_desired([tmp_path / "jwt-only.yaml"]).apps["workflow-integration"]
+    assert app.scopes == ("Api", "RefreshToken")
