@@ -17,7 +17,7 @@ Secrets (key, assertion, client secret, refresh and access tokens) stay inside
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -29,7 +29,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from provisioner.errors import AuthError, RemoteError
 from provisioner.keys import KeyMaterialError, load_private_key
-from provisioner.salesforce.token_errors import TokenRequest, clip, rejection, unavailable
+from provisioner.salesforce.token_errors import (
+    TokenRejected,
+    TokenRequest,
+    clip,
+    rejection,
+    unavailable,
+)
 from provisioner.salesforce.urls import normalise_base_url
 from provisioner.secret import Secret
 
@@ -156,6 +162,43 @@ def jwt_bearer_token(
     form = {"grant_type": GRANT_JWT_BEARER, "assertion": assertion.reveal()}
     body = post_token_request(req, form, verify=verify, timeout=timeout, http=http)
     return session_from_token_response(req, body, username=username)
+
+
+def jwt_bearer_token_trying(
+    token_url: str,
+    client_id: str,
+    username: str,
+    private_key: Secret,
+    audiences: Sequence[str],
+    **options: Any,
+) -> OrgSession:
+    """:func:`jwt_bearer_token` with each audience in turn until one is accepted.
+
+    Which audience a deploy app wants depends on its kind, which the spec does not say: an
+    External Client App wants the org's My Domain URL, a Connected App the login host. The
+    Salesforce CLI's JWT login tries both the same way. Only a refusal of the audience moves on
+    to the next; any other refusal is the answer. When every audience is refused, the error of
+    the first one is raised, naming every audience tried.
+    """
+    if not audiences:
+        raise ValueError("no audience to try")
+    first: TokenRejected | None = None
+    for audience in audiences:
+        try:
+            return jwt_bearer_token(token_url, client_id, username, private_key, audience,
+                                    **options)
+        except TokenRejected as exc:
+            if not exc.is_audience_refusal:
+                raise
+            first = first or exc
+    assert first is not None
+    if len(audiences) == 1:
+        raise first
+    raise TokenRejected(
+        f"{first.message}; tried the audiences {', '.join(audiences)} in turn",
+        first.hint or "",
+        code=first.code, description=first.description, status=first.status,
+    ) from first
 
 
 def parse_sfdx_auth_url(auth_url: Secret, *, what: str = "the sfdx auth URL") -> SfdxAuthUrl:

@@ -36,6 +36,7 @@ from provisioner.salesforce.auth import (
     OrgSession,
     Verify,
     jwt_bearer_token,
+    jwt_bearer_token_trying,
     load_rsa_key,
     parse_sfdx_auth_url,
     refresh_token_grant,
@@ -300,10 +301,11 @@ def connect(
         # Check the key before any request, naming where it came from (the spec's reference).
         load_rsa_key(key, what=f"{who}, {auth.private_key.describe()} in {org.source.file}")
         url = endpoints.deploy_token_url(org, auth)
-        aud = audience or endpoints.deploy_audience(org, auth)
+        audiences = (audience,) if audience else endpoints.deploy_audiences(org, auth)
 
         def jwt_sign_in() -> OrgSession:
-            return jwt_bearer_token(url, client_id, username, key, aud, timeout=timeout, who=who)
+            return jwt_bearer_token_trying(url, client_id, username, key, audiences,
+                                           timeout=timeout, who=who)
 
         return OrgConnection(org, jwt_sign_in, retry=retry)
     if isinstance(auth, SfdxAuthUrlAuth):

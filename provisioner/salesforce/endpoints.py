@@ -16,11 +16,13 @@ so they all ask here.
 **The deploy sign-in** (:class:`~provisioner.model.JwtBearerAuth`):
 
 - token URL: ``auth.token_url``, else the My Domain URL, else the login host;
-- audience: the login host (what a Connected-App-style deploy app expects), **unless**
-  ``auth.token_url`` is set to something other than a login host (i.e. a My Domain): then that
-  URL, which is what an External-Client-App deploy app needs. An explicit ``audience`` passed to
-  :func:`~provisioner.salesforce.connection.connect` overrides both. The embedded sandbox's
-  bootstrap app is an External Client App, so its audience is the sandbox URL.
+- audiences, tried in turn until one is accepted (:func:`deploy_audiences`): an
+  ``auth.token_url`` that is not a login host, the org's My Domain URL, then the login host. The
+  spec does not say which kind of app the deploy app is: an External Client App (the only kind a
+  new org can create) wants the My Domain URL, a Connected App the login host, and the
+  Salesforce CLI's JWT login tries both the same way. An explicit ``audience`` passed to
+  :func:`~provisioner.salesforce.connection.connect` is the only one tried. The embedded
+  sandbox's bootstrap app is an External Client App, so its audience is the sandbox URL.
 """
 
 from __future__ import annotations
@@ -81,9 +83,12 @@ def deploy_token_url(org: OrgSpec, auth: JwtBearerAuth) -> str:
     return _strip(auth.token_url) or _strip(org.my_domain_url) or org.login_url
 
 
-def deploy_audience(org: OrgSpec, auth: JwtBearerAuth) -> str:
-    """The deploy sign-in's audience: an explicit non-login ``token_url``, else the login host."""
+def deploy_audiences(org: OrgSpec, auth: JwtBearerAuth) -> tuple[str, ...]:
+    """The deploy sign-in's audiences, in the order they are tried (see the module docstring)."""
     explicit = _strip(auth.token_url)
-    if explicit and explicit not in LOGIN_HOSTS.values():
-        return explicit
-    return org.login_url
+    candidates = [
+        explicit if explicit and explicit not in LOGIN_HOSTS.values() else None,
+        _strip(org.my_domain_url),
+        org.login_url,
+    ]
+    return tuple(dict.fromkeys(c for c in candidates if c))

@@ -52,9 +52,18 @@ class TokenRejected(AuthError):
         return self.code == "invalid_grant" and "assertion" in self.description.lower()
 
     @property
+    def is_audience_refusal(self) -> bool:
+        """The ``aud`` claim was not the one the app expects: "audience is invalid", or
+        ``app_not_found`` (what an org answers an External Client App login with the login host
+        as audience instead of its My Domain)."""
+        return (self.code == "invalid_grant" and "audience" in self.description.lower()) or (
+            self.code == "app_not_found")
+
+    @property
     def is_unknown_client(self) -> bool:
-        """Unknown consumer key (also seen for minutes after an app is created)."""
-        return self.code == "invalid_client_id"
+        """Unknown consumer key, or ``app_not_found``: both also answered for minutes after an
+        app is created or changed, while Salesforce propagates it."""
+        return self.code in ("invalid_client_id", "app_not_found")
 
 
 class TokenEndpointUnavailable(RemoteError):
@@ -109,6 +118,15 @@ def rejection(req: TokenRequest, status: int, code: str, description: str) -> To
             f"{head} was refused: the JWT audience {req.audience} is not accepted ({code}: {text})"
         )
         hint = _audience_hint(req)
+    elif code == "app_not_found":
+        msg = (f"{head} was refused: the org says {app} is not installed ({code}: {text}); "
+               f"the audience sent was {req.audience or '(none)'}")
+        hint = (
+            "real orgs answer this for three causes: the audience is not the org's My Domain URL "
+            "(External Client Apps want it exactly: https, no path); the app is not admin-approved "
+            "with the user's profile or permission set pre-authorized; or the app was just created "
+            "or changed and is still propagating (minutes): check them in that order"
+        )
     elif code == "invalid_client_id":
         msg = f"{head} was refused: the org does not know the consumer key {req.client_id} ({code}: {text})"
         hint = (

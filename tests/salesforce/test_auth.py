@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import jwt
 import pytest
@@ -15,6 +16,7 @@ from provisioner.errors import AuthError
 from provisioner.salesforce.auth import (
     GRANT_JWT_BEARER,
     jwt_bearer_token,
+    jwt_bearer_token_trying,
     load_rsa_key,
     parse_sfdx_auth_url,
     refresh_token_grant,
@@ -167,6 +169,12 @@ def test_jwt_bearer_sends_a_valid_assertion(
 
 REFUSALS = [
     (
+        "app_not_found",
+        "External client app is not installed in this org",
+        "is not installed (app_not_found",
+        "not the org's My Domain URL",
+    ),
+    (
         "invalid_grant",
         "user hasn't approved this consumer",
         "not pre-authorized",
@@ -225,6 +233,53 @@ def test_each_refusal_maps_to_its_hint(
     assert message in err.message
     assert hint in (err.hint or "")
     assert_no_canary(error_text(err), canary_key_pem, script.forms()[0]["assertion"])
+
+
+AUDIENCE_REFUSED = (400, {"error": "invalid_grant", "error_description": "audience is invalid"})
+APP_NOT_FOUND = (400, {"error": "app_not_found",
+                       "error_description": "External client app is not installed in this org"})
+AUDIENCES = ("https://acme.my.salesforce.com", "https://login.salesforce.com")
+
+
+def _sent_audiences(script: Script, rsa_key: rsa.RSAPrivateKey) -> list[str]:
+    return [jwt.decode(f["assertion"], rsa_key.public_key(), algorithms=["RS256"],
+                       options={"verify_aud": False})["aud"] for f in script.forms()]
+
+
+@pytest.mark.parametrize("refusal", [AUDIENCE_REFUSED, APP_NOT_FOUND], ids=["audience", "eca"])
+def test_audiences_are_tried_in_turn(
+    script: Script, rsa_key: rsa.RSAPrivateKey, canary_key_pem: str, refusal: tuple[int, Any]
+) -> None:
+    script.on("/services/oauth2/token", refusal, token_ok(script.base_url))
+    session = jwt_bearer_token_trying(script.base_url, "CK", "u@example.com",
+                                      Secret(canary_key_pem), AUDIENCES)
+    assert session.instance_url == script.base_url
+    assert _sent_audiences(script, rsa_key) == list(AUDIENCES)
+
+
+def test_only_an_audience_refusal_moves_on(
+    script: Script, rsa_key: rsa.RSAPrivateKey, canary_key_pem: str
+) -> None:
+    script.on("/services/oauth2/token",
+              (400, {"error": "invalid_grant", "error_description": "user hasn't approved"}))
+    with pytest.raises(TokenRejected, match="not pre-authorized"):
+        jwt_bearer_token_trying(script.base_url, "CK", "u", Secret(canary_key_pem), AUDIENCES)
+    assert _sent_audiences(script, rsa_key) == [AUDIENCES[0]]
+
+
+def test_every_audience_refused_names_them_all(
+    script: Script, rsa_key: rsa.RSAPrivateKey, canary_key_pem: str
+) -> None:
+    script.on("/services/oauth2/token", AUDIENCE_REFUSED)
+    with pytest.raises(TokenRejected) as info:
+        jwt_bearer_token_trying(script.base_url, "CK", "u", Secret(canary_key_pem), AUDIENCES,
+                                who="org 'prod'")
+    assert info.value.message.endswith(
+        "; tried the audiences https://acme.my.salesforce.com, https://login.salesforce.com "
+        "in turn")
+    assert "the JWT audience https://acme.my.salesforce.com is not accepted" in info.value.message
+    assert _sent_audiences(script, rsa_key) == list(AUDIENCES)
+    assert_no_canary(error_text(info.value), canary_key_pem)
 
 
 def test_audience_hint_names_what_was_sent(script: Script, canary_key_pem: str) -> None:
@@ -307,3 +362,26 @@ def test_access_token_session_as_given(canary_token: str) -> None:
     assert session.access_token.reveal() == canary_token
     with pytest.raises(AuthError, match="empty"):
         session_from_access_token(Secret("  "), "https://acme.my.salesforce.com")
+
+
+@pytest.mark.parametrize(("my_domain", "token_url", "expected"), [
+    ("https://acme.my.salesforce.com", None,
+     ("https://acme.my.salesforce.com", "https://login.salesforce.com")),
+    (None, None, ("https://login.salesforce.com",)),
+    ("https://acme.my.salesforce.com/", "https://login.salesforce.com",
+     ("https://acme.my.salesforce.com", "https://login.salesforce.com")),
+    (None, "https://acme--uat.sandbox.my.salesforce.com",
+     ("https://acme--uat.sandbox.my.salesforce.com", "https://login.salesforce.com")),
+], ids=["my-domain-first", "login-host-only", "login-token-url", "explicit-my-domain"])
+def test_deploy_audiences(my_domain: str | None, token_url: str | None,
+                          expected: tuple[str, ...]) -> None:
+    from pathlib import Path
+
+    from provisioner.model import JwtBearerAuth, OrgSpec, SecretRef, SourceLocation
+    from provisioner.salesforce.endpoints import deploy_audiences
+
+    org = OrgSpec(name="prod", environment="production", api_version="63.0",
+                  source=SourceLocation(Path("o.yaml")), my_domain_url=my_domain)
+    auth = JwtBearerAuth(client_id="CK", username="u", private_key=SecretRef("env", "K"),
+                         token_url=token_url)
+    assert deploy_audiences(org, auth) == expected

@@ -94,6 +94,26 @@ def test_jwt_bearer_spec_against_a_running_org(server: SandboxServer, tmp_path: 
         assert conn.sandbox is None
 
 
+def test_an_eca_deploy_app_signs_in_with_my_domain_without_token_url(
+    server: SandboxServer,
+) -> None:
+    """The production example's shape: myDomainUrl set, no tokenUrl. The bootstrap app is an
+    External Client App, so only the My Domain audience is accepted, and it is tried first."""
+    creds = server.deploy_credentials()
+    org = _real_org(
+        my_domain_url=server.url,
+        auth=JwtBearerAuth(
+            client_id=creds.client_id,
+            username=creds.username,
+            private_key=SecretRef("file", str(creds.private_key_path)),
+        ),
+    )
+    before = len(_ops(server, "token"))
+    with connect(org) as conn:
+        assert _read_bootstrap(conn) == "Provisioner_Bootstrap"
+    assert len(_ops(server, "token")) == before + 1  # accepted at the first audience
+
+
 def test_sfdx_auth_url_refresh_grant(server: SandboxServer) -> None:
     seed = server.org.data["bootstrap"]
     creds = server.deploy_credentials()

@@ -149,3 +149,18 @@ def test_endpoint_rules() -> None:
         == "https://acme--dev.sandbox.my.salesforce.com"
     )
     assert endpoints.token_audience(md, "connectedApp") == "https://test.salesforce.com"
+
+
+def test_app_not_found_is_waited_through_like_propagation(
+    script: Script, canary_key_pem: str
+) -> None:
+    """Real orgs answer app_not_found for a while after an External Client App is created."""
+    not_installed = (400, {"error": "app_not_found",
+                           "error_description": "External client app is not installed in this org"})
+    script.on(TOKEN, not_installed, token_ok(script.base_url))
+    script.on(USERINFO, USERINFO_OK)
+    t = FakeTime()
+    waits: list[VerifyWait] = []
+    result = _verify(script, canary_key_pem, t, timeout=60, on_wait=waits.append)
+    assert result.attempts == 2  # type: ignore[attr-defined]
+    assert len(waits) == 1 and "is not installed" in waits[0].cause
