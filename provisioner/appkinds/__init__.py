@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from provisioner.appkinds.base import AppKind, Material
 from provisioner.appkinds.registry import (
@@ -26,6 +26,7 @@ def build_components(
     certificate_pem: str | None = None,
     consumer_key: str | None = None,
     consumer_secret: Secret | None = None,
+    names: Mapping[str, str] | None = None,
     placeholders: bool = False,
 ) -> list[Component]:
     """The components that deploy ``app`` to ``org``, in package order.
@@ -34,9 +35,9 @@ def build_components(
     optional: the certificate PEM (public), the consumer key (create only: pass it only when
     creating) and the consumer secret. With ``placeholders`` (render), material not given is a
     :class:`~provisioner.metadata.types.Placeholder` that renders as a comment; otherwise it is
-    left out.
+    left out. ``names`` are the component names the org already uses (an existing app's).
     """
-    material = Material(certificate_pem, consumer_key, consumer_secret)
+    material = Material(certificate_pem, consumer_key, consumer_secret, dict(names or {}))
     return app_kind(app.app_type).build(app, org, callback_urls, material,
                                         placeholders=placeholders)
 

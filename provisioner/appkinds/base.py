@@ -11,7 +11,7 @@ an org may refuse to create one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from provisioner.metadata.types import Component
@@ -22,11 +22,16 @@ from provisioner.secret import Secret
 
 @dataclass(frozen=True)
 class Material:
-    """What an apply generated (or state keeps) for one app's components; all optional."""
+    """What an apply generated (or state keeps) for one app's components; all optional.
+
+    ``names`` are the ``fullName`` the org already gives the app's components, by type (read
+    back): a deploy updates those components in place instead of adding a second set.
+    """
 
     certificate_pem: str | None = None
     consumer_key: str | None = None
     consumer_secret: Secret | None = None
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 class AppKind(Protocol):

@@ -5,6 +5,10 @@ An External Client App is five components. The Metadata API guide leaves the chi
 ``fullName`` free; new apps get the names Setup gives them (and that ``sf project retrieve`` shows
 for apps created there): ``NAME`` (header), ``NAME_oauth`` (OAuth settings), ``NAME_glbloauth``
 (global OAuth settings), ``NAME_oauthPlcy`` (OAuth policies) and ``NAME_plcy`` (plugin policies).
+Apps made by metadata use any names (public sfdx projects retrieve ``XGlblOAuth``,
+``XOAuthSettings``; Salesforce itself generates ``..._defaultPolicy`` policies), so a child is
+found by the parent it names (``externalClientApplication``) when the Setup name is not there,
+and an existing app is updated under the names it has.
 Its JWT logins carry the org's My Domain URL as audience, and a new consumer secret can be set on
 an existing app's global OAuth settings.
 """
@@ -55,9 +59,27 @@ _PERMITTED_FROM_ECA = {v.lower(): k for k, v in PERMITTED_USERS.items()}
 _REFRESH_FROM_ECA = {eca.lower(): spec for spec, (_, eca) in REFRESH_TYPES.items()}
 
 
+#: The field by which each child names its External Client App.
+PARENT_FIELD = "externalClientApplication"
+
+
 def full_names(api_name: str) -> dict[str, str]:
-    """``{type: fullName}`` of the five components of External Client App ``api_name``."""
+    """``{type: fullName}`` of the five components of External Client App ``api_name``, as
+    Setup names them (a new app gets these)."""
     return {ECA_HEADER: api_name, **{t: api_name + s for t, s in CHILD_SUFFIX.items()}}
+
+
+def _child_of(api_name: str, type_name: str, found: Mapping[str, Component]
+              ) -> Component | None:
+    """The child of ``type_name`` naming ``api_name`` as its parent: the Setup name first, else
+    any other (the first by name, when an org holds several)."""
+    conventional = found.get(api_name + CHILD_SUFFIX[type_name])
+    if conventional is not None:
+        return conventional
+    for name in sorted(found):
+        if text(found[name].fields.get(PARENT_FIELD)) == api_name:
+            return found[name]
+    return None
 
 
 def _refresh(policies: Mapping[str, FieldValue]) -> str | None:
@@ -97,8 +119,8 @@ class ExternalClientAppKind:
     ) -> list[Component]:
         """The header and its four children, in package order."""
         policies = app.policies
-        names = full_names(app.api_name)
-        parent = {"externalClientApplication": app.api_name}
+        names = {**full_names(app.api_name), **material.names}
+        parent = {PARENT_FIELD: app.api_name}
         header: dict[str, FieldValue] = {
             **common_header(app),
             "distributionState": "Local",
@@ -155,9 +177,12 @@ class ExternalClientAppKind:
     def assemble(
         self, api_name: str, found: Mapping[str, Mapping[str, Component]]
     ) -> tuple[tuple[Component, ...], tuple[str, ...]] | None:
-        """The components the org has and the types it lacks; None when it has none."""
-        names = full_names(api_name)
-        have = {t: found.get(t, {}).get(names[t]) for t in TYPES}
+        """The components the org has and the types it lacks; None when it has none. Children
+        are matched by their Setup name, else by the parent they name."""
+        have: dict[str, Component | None] = {
+            ECA_HEADER: found.get(ECA_HEADER, {}).get(api_name)}
+        for child in CHILD_SUFFIX:
+            have[child] = _child_of(api_name, child, found.get(child, {}))
         comps = tuple(c for c in have.values() if c is not None)
         if not comps:
             return None

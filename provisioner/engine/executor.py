@@ -92,8 +92,10 @@ class Executor:
         from provisioner.appkinds import build_components
 
         desired = self.ctx.desired
+        live = self.snap.apps.get(app.name)
         return build_components(app, desired.orgs[app.org],
-                                desired.callback_urls(app, self.snap.callback_urls), **material)
+                                desired.callback_urls(app, self.snap.callback_urls),
+                                names=live.names if live is not None else None, **material)
 
     def _deploy(self, org_name: str, components: Sequence[Any],
                 destructive: Sequence[tuple[str, str]] = ()) -> Any:
@@ -111,6 +113,17 @@ class Executor:
                 p.elapsed)),
         )
 
+    def _destructive(self, change: AppChange) -> list[tuple[str, str]]:
+        """The components to delete: those the org has, under their names (a member the org
+        lacks fails the whole deploy on a real org); the usual names when it was not read."""
+        from provisioner.appkinds import app_kind
+
+        kind = app_kind(change.app_type)
+        live = self.snap.apps.get(change.app)
+        if live is not None and live.names:
+            return [(t, live.names[t]) for t in kind.component_types if t in live.names]
+        return list(kind.component_names(change.api_name).items())
+
     def deploy_org(self, org_name: str, changes: Sequence[AppChange]) -> None:
         """One transactional deploy of every change in ``org_name``; state updated after it."""
         from provisioner.salesforce.deploy import DeployFailedError
@@ -123,7 +136,7 @@ class Executor:
         for change in changes:
             if change.action == "delete":
                 if self.snap.apps.get(change.app) is not None:  # already gone: state only
-                    destructive.extend(_destructive(change))
+                    destructive.extend(self._destructive(change))
                 deletes.append(change.app)
                 continue
             app = desired.apps[change.app]
@@ -286,10 +299,6 @@ def _forget_apps(state: State, *, names: Sequence[str]) -> None:
         state.apps.pop(name, None)
 
 
-def _destructive(change: AppChange) -> list[tuple[str, str]]:
-    from provisioner.appkinds import app_kind
-
-    return list(app_kind(change.app_type).component_names(change.api_name).items())
 
 
 def _map_deploy_failure(exc: RemoteError, apps: Sequence[AppSpec]) -> RemoteError:

@@ -25,9 +25,11 @@ AFTER_APPLY = "(known after apply)"
 
 @dataclass(frozen=True)
 class LiveApp:
-    """An app as read from its org: the comparable view (None = not in the org)."""
+    """An app as read from its org: the comparable view, and its components' names by type
+    (deploys update and deletes name those, whatever naming the app was made with)."""
 
     view: AppView
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

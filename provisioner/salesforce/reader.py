@@ -5,6 +5,11 @@ component type is read with ``readMetadata`` in batches of at most ten names (th
 limit), the types side by side. A name the org does not have comes back
 as an empty record whose ``fullName`` is nil: that component is absent. Records become
 :class:`provisioner.metadata.Component` values (consumer secrets are never returned by reads).
+
+Component names other than the header's are a convention, not a rule: when an app's header is
+there but a part is not found under its usual name, the org's components of that type are
+listed (``listMetadata``, three types a call) and read, and the kind finds the app's part among
+them by the parent it names. So an app made by another tool is read whole, under its own names.
 """
 
 from __future__ import annotations
@@ -73,6 +78,43 @@ def read_components(
     return found
 
 
+def _read_types(conn: OrgConnection, requests: Mapping[str, Sequence[str]]
+                ) -> dict[str, dict[str, Component]]:
+    """``{type: {fullName: Component}}`` for the named components of each type."""
+    if len(requests) == 1:
+        ((comp_type, names),) = requests.items()
+        return {comp_type: read_components(conn, comp_type, names)}
+    if not requests:
+        return {}
+    # The component types are independent reads: issue them side by side, so an org's read
+    # costs about one type's round trips, not one per type.
+    _ = conn.sf.mdapi  # build the shared zeep client once, before the threads use it
+    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+        futures = {t: pool.submit(read_components, conn, t, n) for t, n in requests.items()}
+        return {t: f.result() for t, f in futures.items()}
+
+
+#: The Metadata API's limit of queries in one listMetadata call.
+LIST_QUERIES = 3
+
+
+def list_names(conn: OrgConnection, types: Sequence[str]) -> dict[str, list[str]]:
+    """``{type: [fullName, ...]}`` of every component of ``types`` in the org (sorted)."""
+    out: dict[str, list[str]] = {t: [] for t in types}
+    for start in range(0, len(types), LIST_QUERIES):
+        chunk = list(types[start: start + LIST_QUERIES])
+
+        def list_chunk(sf: Any, chunk: list[str] = chunk) -> Any:
+            return sf.mdapi.list_metadata([sf.mdapi.ListMetadataQuery(type=t) for t in chunk])
+
+        for item in _as_list(conn.call(f"listMetadata {', '.join(chunk)}", list_chunk)):
+            values = getattr(item, "__values__", item)
+            kind = str(values.get("type"))
+            if kind in out and values.get("fullName"):
+                out[kind].append(str(values["fullName"]))
+    return {t: sorted(set(names)) for t, names in out.items()}
+
+
 def read_apps(
     conn: OrgConnection, wanted: Sequence[tuple[str, str]]
 ) -> dict[str, OrgApp | None]:
@@ -82,17 +124,20 @@ def read_apps(
     for api_name, type_name in wanted:
         for comp_type, full_name in app_kind(type_name).component_names(api_name).items():
             requests.setdefault(comp_type, []).append(full_name)
-    found: dict[str, dict[str, Component]] = {}
-    if len(requests) == 1:
-        ((comp_type, names),) = requests.items()
-        found[comp_type] = read_components(conn, comp_type, names)
-    elif requests:
-        # The component types are independent reads: issue them side by side, so an org's read
-        # costs about one type's round trips, not one per type.
-        _ = conn.sf.mdapi  # build the shared zeep client once, before the threads use it
-        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-            futures = {t: pool.submit(read_components, conn, t, n) for t, n in requests.items()}
-            found = {t: f.result() for t, f in futures.items()}
+    found = _read_types(conn, requests)
+    # Parts not found under their usual names: look for them under any name.
+    unnamed: set[str] = set()
+    for api_name, type_name in wanted:
+        kind = app_kind(type_name)
+        parts = kind.assemble(api_name, found)
+        if parts is not None:
+            unnamed |= set(parts[1]) - {kind.header_type}
+    if unnamed:
+        listed = list_names(conn, sorted(unnamed))
+        more = {t: [n for n in names if n not in requests.get(t, ())]
+                for t, names in listed.items()}
+        for comp_type, extra in _read_types(conn, {t: n for t, n in more.items() if n}).items():
+            found.setdefault(comp_type, {}).update(extra)
     out: dict[str, OrgApp | None] = {}
     for api_name, type_name in wanted:
         parts = app_kind(type_name).assemble(api_name, found)

@@ -6,7 +6,7 @@ import json
 
 from provisioner.engine.run import apply, compute_plan
 from provisioner.workflow2.atrest import encrypt_data
-from tests.engine.conftest import Lines, Workspace, approve, records
+from tests.engine.conftest import Lines, Workspace, approve, records, running_org
 
 
 def _hand_made(ws: Workspace, *items: tuple[str, str, str]) -> None:
@@ -63,3 +63,72 @@ def test_a_record_renamed_by_hand_is_renamed_back_without_a_new_key(applied: Wor
     assert recs[original]["id"] == jwt["id"]
     assert recs[original]["data"]["privateKey"] == key_before  # data untouched
     assert not compute_plan(applied.paths(), applied.options(), Lines()).plan.has_changes
+
+
+#: Names another tool gave the children (public sfdx projects retrieve names like these).
+FOREIGN = {
+    "ExtlClntAppOauthSettings": "BillingOAuthSettings",
+    "ExtlClntAppGlobalOauthSettings": "BillingGlblOAuth",
+    "ExtlClntAppOauthConfigurablePolicies": "billing_defaultPolicy",
+    "ExtlClntAppConfigurablePolicies": "BillingPlugin",
+}
+
+
+def _made_elsewhere(ws: Workspace) -> None:
+    """App ``billing`` deployed by another tool: same header name, children under other names,
+    label 'Made Elsewhere' (so provisioner has an update to make)."""
+    from provisioner.appkinds import build_components
+    from provisioner.engine.run import load_specs
+    from provisioner.keys import KeyRequest, generate_consumer_key, generate_many
+    from provisioner.metadata.package import deploy_zip
+    from provisioner.salesforce.connection import connect
+    from provisioner.salesforce.deploy import deploy
+
+    desired = load_specs(ws.paths())
+    app = desired.apps["billing"]
+    org = desired.orgs[app.org]
+    key = generate_many([KeyRequest("billing", "made elsewhere")])["billing"]
+    from dataclasses import replace
+
+    comps = build_components(replace(app, label="Made Elsewhere"), org,
+                             desired.callback_urls(app), certificate_pem=key.certificate_pem,
+                             consumer_key=generate_consumer_key(), names=FOREIGN)
+    with connect(org, environ=ws.options().environ) as conn:
+        deploy(conn, deploy_zip(comps, org.api_version))
+
+
+def _children(ws: Workspace) -> dict[str, list[str]]:
+    """The names of app ``billing``'s children in the org, by type."""
+    with running_org(ws) as server:
+        comps = server.org.data["components"]
+        return {t: sorted(n for n, rec in comps.get(t, {}).items()
+                          if rec["metadata"].get("externalClientApplication") == "billing")
+                for t in FOREIGN}
+
+
+def test_an_app_with_foreign_child_names_is_adopted_updated_and_destroyed_in_place(
+    ws: Workspace,
+) -> None:
+    _made_elsewhere(ws)
+    assert _children(ws) == {t: [n] for t, n in FOREIGN.items()}
+
+    plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
+    (app,) = plan.apps
+    # Read whole under its own names: only the label differs, plus the adoption's new key.
+    assert app.action == "rotate" and app.notes == (
+        "adopting an app that exists in the org but not in state",)
+    assert [(c.field, c.before, c.after) for c in app.changes] == [
+        ("label", "Made Elsewhere", "Billing")]
+
+    _plan, result = apply(ws.paths(), ws.options(), Lines(), approve)
+    assert result is not None and not result.failures, result.failures
+    assert result.verified == ["billing"]
+    # Updated in place: still one child of each type, under the names it had.
+    assert _children(ws) == {t: [n] for t, n in FOREIGN.items()}
+    assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
+
+    destroyed = apply(ws.paths(), ws.options(destroy=frozenset({"billing"})), Lines(), approve)[1]
+    assert destroyed is not None and not destroyed.failures, destroyed.failures
+    assert _children(ws) == {t: [] for t in FOREIGN}
+    with running_org(ws) as server:
+        assert server.org.app("billing") is None
