@@ -54,3 +54,21 @@ def test_project_errors_print_message_and_hint_with_exit_code(
     err = capsys.readouterr().err
     assert "Error: say which apps to rotate" in err
     assert "hint: pass --app NAME (repeatable) or --all" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["plan", "specs/quickstart.yaml", "--detailed-exitcode", "--format", "yaml"],  # click's
+    ["plan", "no/such/specs", "--detailed-exitcode"],  # click's: the path does not exist
+], ids=["bad-choice", "missing-path"])
+def test_a_usage_error_with_detailed_exitcode_exits_1_not_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --detailed-exitcode, 2 means "changes present"; a pipeline must never read a usage
+    error as that."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 1
+    assert "Error" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as plain:
+        main([a for a in argv if a != "--detailed-exitcode"])
+    assert plain.value.code == EXIT_USAGE

@@ -179,9 +179,13 @@ def _report(result: ApplyResult) -> None:
     for key, link in sorted(result.connect_links.items()):
         click.echo(f"connect: {key}: open {link} and click Connect once (OAuth consent needs "
                    "a person)")
-    click.echo(f"Apply complete: {result.deploys} deploy(s), {result.components} component(s), "
-               f"{len(result.records_written)} credential record(s) written.")
-    if result.failures:
+    done = (f"{result.deploys} deploy(s), {result.components} component(s), "
+            f"{len(result.records_written)} credential record(s) written")
+    if not result.failures:
+        click.echo(f"Apply complete: {done}.")
+    else:
+        # Never a success line when a step failed: say what was done, then the error (stderr).
+        click.echo(f"Apply incomplete: {done}; {len(result.failures)} step(s) failed.")
         first = result.failures[0]
         # Each failure indented as a block (a deploy failure lists its components below it).
         lines = ["  " + line for f in result.failures for line in f.message.splitlines()]

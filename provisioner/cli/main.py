@@ -49,7 +49,8 @@ SHORT_HELP: dict[str, str] = {
 }
 
 EPILOG = """\b
-Exit codes: 0 ok, 1 error, 2 usage error (or, with plan --detailed-exitcode, changes present).
+Exit codes: 0 ok, 1 error, 2 usage error. With plan --detailed-exitcode: 0 no changes,
+1 any error (usage errors too), 2 changes present.
 
 \b
 Examples:
@@ -136,12 +137,14 @@ def main(argv: list[str] | None = None, services: Services | None = None) -> Non
     """
     args = sys.argv[1:] if argv is None else argv
     verbose = "-v" in args or "--verbose" in args
+    # With --detailed-exitcode, 2 means "changes present": a usage error must not say so.
+    usage_code = EXIT_ERROR if "--detailed-exitcode" in args else EXIT_USAGE
     try:
         code = cli.main(args=args, prog_name="provisioner", standalone_mode=False,
                         obj=GlobalOptions(verbose=False, color=False, services=services))
     except ProvisionerError as exc:
         report_error(exc, verbose)
-        sys.exit(exc.exit_code)
+        sys.exit(usage_code if exc.exit_code == EXIT_USAGE else exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_ERROR)
@@ -149,7 +152,7 @@ def main(argv: list[str] | None = None, services: Services | None = None) -> Non
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+        sys.exit(usage_code if isinstance(exc, click.UsageError) else exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
