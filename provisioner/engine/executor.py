@@ -135,7 +135,13 @@ class Executor:
         deletes: list[str] = []
         for change in changes:
             if change.action == "delete":
-                if self.snap.apps.get(change.app) is not None:  # already gone: state only
+                if change.app not in self.snap.apps:
+                    # Never read: absence from the snapshot is not absence from the org.
+                    self.result.failures.append(ProvisionerError(
+                        f"app {change.app!r} in org {org_name!r} was not read in this run, so "
+                        "it is neither deleted nor forgotten", "run plan again"))
+                    continue
+                if self.snap.apps[change.app] is not None:  # None: already gone, state only
                     destructive.extend(self._destructive(change))
                 deletes.append(change.app)
                 continue

@@ -316,7 +316,15 @@ class Planner:
                 cred_changes.append(plan_credential(self, app, cred, decision))
         for name in sorted(set(inp.state.apps) - set(inp.desired.apps)):
             st = inp.state.apps[name]
-            if inp.prune:
+            if name not in inp.live_apps:
+                # Its org is not in these specs, so it was not read: what it is there is unknown,
+                # and forgetting it would lose it (the next full run would rotate it).
+                self.warnings.append(
+                    f"app {name!r} ({st.app_type} {st.api_name} in org {st.org}) is in state but "
+                    f"org {st.org!r} is not in these specs, so it was not read and is left alone"
+                    + (" (--prune deletes only in the orgs of the specs)" if inp.prune else "")
+                )
+            elif inp.prune:
                 app_changes.append(self._deletion(name, "in state but no longer in the specs (--prune)"))
                 cred_changes.extend(self._record_deletions(name))
             else:

@@ -128,3 +128,29 @@ def test_prune_deletes_an_app_removed_from_the_specs(applied: Workspace) -> None
     with running_org(ws) as server:
         assert server.org.app("billing") is None
     assert not compute_plan(ws.paths(), ws.options(prune=True), Lines()).plan.has_changes
+
+
+def test_prune_with_the_specs_of_one_org_never_touches_another(ws: Workspace) -> None:
+    """The reproduction: specs for org sb only, state for sb and sb2, apply --prune. Before, the
+    plan deleted sb2's app (never read), apply dropped it from state and left it in its org,
+    and the next full run rotated its certificate and consumer secret."""
+    other_org = (
+        "apiVersion: provisioner.dev/v1\nkind: SalesforceOrg\nmetadata:\n  name: sb2\n"
+        "spec:\n  sandbox:\n    stateDir: ../sandbox2\n"
+    )
+    emea = app_yaml("emea").replace("  org: sb\n", "  org: sb2\n")
+    ws.write_apps(other_org, emea, file="emea.yaml")
+    _plan, result = apply(ws.paths(), ws.options(), Lines(), approve)
+    assert result is not None and not result.failures and result.deploys == 2
+    emea_state = state_doc(ws)["apps"]["emea"]
+
+    (ws.specs / "emea.yaml").rename(ws.root / "emea.yaml.aside")  # specs for org sb only
+    plan = compute_plan(ws.paths(), ws.options(prune=True), Lines()).plan
+    assert [(a.app, a.action) for a in plan.apps] == [("billing", "no-op")]
+    assert any("org 'sb2' is not in these specs, so it was not read" in w for w in plan.warnings)
+    _plan, pruned = apply(ws.paths(), ws.options(prune=True), Lines(), approve)
+    assert pruned is None  # nothing to do
+    assert state_doc(ws)["apps"]["emea"] == emea_state
+
+    (ws.root / "emea.yaml.aside").rename(ws.specs / "emea.yaml")  # the full specs again
+    assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes

@@ -408,3 +408,19 @@ def test_new_app_records_wait_for_the_consumer_key(tmp_path: Path) -> None:
 
 def test_plan_is_stamped_with_the_injected_clock(tmp_path: Path) -> None:
     assert plan_of(converged(tmp_path)).created_at == NOW.isoformat().replace("+00:00", "Z")
+
+
+def test_prune_never_touches_an_org_the_specs_do_not_name(tmp_path: Path) -> None:
+    """Specs for one org, state for two: the other org's app was not read, so --prune neither
+    deletes nor forgets it (forgetting it made the next full run rotate it)."""
+    s = converged(tmp_path)
+    elsewhere = replace(s.app_state(), org="emea", api_name="billing_emea")
+    s = replace(s, state=replace(s.state, apps={**s.state.apps, "billing-emea": elsewhere}))
+    assert "billing-emea" not in s.live_apps  # its org is not in the specs: not read
+    for prune in (False, True):
+        plan = plan_of(replace(s, prune=prune))
+        assert [a.app for a in plan.apps] == ["billing"] and not plan.has_changes
+        assert plan.warnings == (
+            "app 'billing-emea' (externalClientApp billing_emea in org emea) is in state but org "
+            "'emea' is not in these specs, so it was not read and is left alone"
+            + (" (--prune deletes only in the orgs of the specs)" if prune else ""),)
