@@ -45,10 +45,12 @@ class LiveCredential:
 
 @dataclass(frozen=True)
 class OrgFacts:
-    """What only a signed-in org knows: where app logins go and their audience."""
+    """What only a signed-in org knows: where app logins go and their audience, and whether
+    its reads return certificates (False when no app read from it showed one)."""
 
     my_domain_url: str | None
     login_host: str
+    certificates_readable: bool = True
 
 
 @dataclass(frozen=True)

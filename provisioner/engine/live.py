@@ -165,9 +165,13 @@ def read_live(ctx: RunContext, state: State) -> LiveSnapshot:
     for org_name in orgs:
         conn = ctx.connection(org_name)
         org = desired.orgs[org_name]
+        read = [live for live in results[org_name].values() if live is not None]
         snap.org_facts[org_name] = OrgFacts(
             my_domain_url=endpoints.my_domain_url(org, conn),
             login_host=endpoints.login_host(org, conn),
+            # Some orgs never return certificates on read: then absence proves nothing.
+            certificates_readable=not read or any(
+                live.view.certificate_fingerprint for live in read),
         )
         views = {}
         for name, live in results[org_name].items():

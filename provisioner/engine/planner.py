@@ -90,9 +90,11 @@ class Planner:
         if app.name in self.inputs.force_rotate:
             reasons.append("forced (provisioner rotate)")
         known = st.certificate if st is not None else None
-        if live.certificate_fingerprint is None:
+        facts = self.inputs.org_facts.get(app.org)
+        unreadable = facts is not None and not facts.certificates_readable
+        if live.certificate_fingerprint is None and not (unreadable and known is not None):
             reasons.append("certificate missing: the app in the org has no certificate")
-        elif known is None or known.fingerprint != live.certificate_fingerprint:
+        elif known is None or live.certificate_fingerprint not in (None, known.fingerprint):
             reasons.append(
                 "certificate foreign: the org's certificate was not made by provisioner (or its "
                 "key was lost in an interrupted run), so its private key is unknown"
@@ -233,6 +235,13 @@ class Planner:
         notes: list[str] = []
         if st is None:
             notes.append("adopting an app that exists in the org but not in state")
+        facts = inp.org_facts.get(app.org)
+        if (facts is not None and not facts.certificates_readable and st is not None
+                and st.certificate is not None and live.view.certificate_fingerprint is None):
+            notes.append(
+                f"org {app.org!r} returns no certificate on read: the one in state "
+                f"({st.certificate.fingerprint[:19]}...) is assumed, and rotation follows state "
+                "and the JWT login verification")
         reasons = self._rotation_reasons(app, st, live.view)
         secret_reason = self._needs_new_secret(app, st)
         kind = app_kind(app.app_type)

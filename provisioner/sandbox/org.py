@@ -41,6 +41,11 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
     "oauthConsumerSecretsViaMetadataApi": True,
     "sessionLifetimeSeconds": 7200,
     "deployProcessingSeconds": 0.1,
+    # Whether reads return an app's certificate. Unconfirmed either way: a tool that ran
+    # against live orgs reports that an External Client App's certificate never comes back
+    # from reads (issue 9's review), the Metadata API guide lists the field as readable. Both
+    # answers are emulated so the tool is proven robust to either.
+    "certificatesReadable": True,
 }
 _AUDIENCES = {"myDomain", "loginHost", "either"}
 WRITE_OPERATIONS = {"createMetadata", "updateMetadata", "upsertMetadata", "deleteMetadata",

@@ -179,6 +179,10 @@ class Store:
                 oauth["scopes"] = c.canonical_scopes(oauth["scopes"])
         if type_name == c.ECA_GLOBAL:
             md.pop("consumerSecret", None)
+        if not self.data["org"]["settings"].get("certificatesReadable", True):
+            md.pop("certificate", None)  # ECA global settings
+            if isinstance(oauth, dict):
+                oauth.pop("certificate", None)  # Connected App
         if type_name == c.ECA_OAUTH and md.get("commaSeparatedOauthScopes"):
             md["commaSeparatedOauthScopes"] = ",".join(
                 c.canonical_scopes(c.split_scopes(md["commaSeparatedOauthScopes"])))

@@ -154,3 +154,21 @@ def test_prune_with_the_specs_of_one_org_never_touches_another(ws: Workspace) ->
 
     (ws.root / "emea.yaml.aside").rename(ws.specs / "emea.yaml")  # the full specs again
     assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
+
+
+def test_an_org_that_returns_no_certificates_converges_after_apply(ws: Workspace) -> None:
+    """Sandbox set to omit certificates from reads (what one tool reports of live orgs): apply,
+    then plan says No changes instead of rotating on every run."""
+    ws.write_org()
+    with running_org(ws) as server:
+        server.org.set_setting("certificatesReadable", False)
+    _plan, result = apply(ws.paths(), ws.options(), Lines(), approve)
+    assert result is not None and not result.failures and result.verified == ["billing"]
+    plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
+    assert not plan.has_changes
+    (app,) = plan.apps
+    assert any("returns no certificate on read" in n for n in app.notes)
+    # Policy still decides from state: near expiry, it rotates (and verifies the new key).
+    later = ws.options(clock=frozen(now() + timedelta(days=340)))
+    (due,) = compute_plan(ws.paths(), later, Lines()).plan.apps
+    assert due.action == "rotate" and due.rotate_reasons[0].startswith("due by policy")

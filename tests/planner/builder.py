@@ -124,13 +124,15 @@ class Scenario:
     prune: bool = False
     destroy: frozenset[str] = frozenset()
     creation_refused: dict[str, str] = field(default_factory=dict)
+    certificates_readable: bool = True
 
     def inputs(self) -> PlanInputs:
         """The :class:`PlanInputs` the planner gets (every org signed in at :data:`MY_DOMAIN`)."""
         return PlanInputs(
             desired=self.desired, state=self.state, live_apps=self.live_apps,
             live_credentials=self.live_credentials,
-            org_facts={o: OrgFacts(MY_DOMAIN, LOGIN_HOST) for o in self.desired.orgs},
+            org_facts={o: OrgFacts(MY_DOMAIN, LOGIN_HOST, self.certificates_readable)
+                       for o in self.desired.orgs},
             callback_urls={n: i.callback_url for n, i in self.desired.instances.items()},
             now=self.now, creation_refused=self.creation_refused,
             force_rotate=self.force_rotate, prune=self.prune, destroy=self.destroy,

@@ -424,3 +424,21 @@ def test_prune_never_touches_an_org_the_specs_do_not_name(tmp_path: Path) -> Non
             "app 'billing-emea' (externalClientApp billing_emea in org emea) is in state but org "
             "'emea' is not in these specs, so it was not read and is left alone"
             + (" (--prune deletes only in the orgs of the specs)" if prune else ""),)
+
+
+def test_an_org_that_returns_no_certificates_is_planned_from_state(tmp_path: Path) -> None:
+    """Reads of some orgs never return an app's certificate: its absence alone is no reason to
+    rotate; state decides (policy still applies), and the plan says what it assumes."""
+    s = replace(converged(tmp_path).with_live(certificate_fingerprint=None),
+                certificates_readable=False)
+    change = app(plan_of(s))
+    assert change.action == "no-op" and change.rotate_reasons == ()
+    assert len(change.notes) == 1 and change.notes[0].startswith(
+        "org 'prod' returns no certificate on read: the one in state (sha256:")
+    assert app(plan_of(_expiring(s))).rotate_reasons[0].startswith("due by policy")
+    # Without state, nothing proves which key the app holds: a new one, as before.
+    assert app(plan_of(s.without_state())).rotate_reasons[0].startswith("certificate missing")
+    # An org that does return certificates: absence means missing.
+    readable = replace(s, certificates_readable=True)
+    assert app(plan_of(readable)).rotate_reasons == (
+        "certificate missing: the app in the org has no certificate",)
