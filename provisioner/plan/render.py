@@ -7,6 +7,7 @@ the plan never holds one.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 from provisioner.plan.types import AppChange, CredentialChange, FieldChange, Plan
@@ -115,36 +116,82 @@ def render_text(plan: Plan, style: Styler = plain, *, show_unchanged: bool = Fal
     return "\n".join(lines) + "\n"
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+# -- markdown: every value is spec- or org-controlled, so none is ever markup -----------------
+#
+# A pull-request comment is read rendered. A value such as ``CRM <!--`` would open an HTML
+# comment that hides the rest of the row; ``[a@x.com](mailto:b@y.com)`` would show one address
+# and mean another. So values and names go into code spans (literal in CommonMark: no HTML, no
+# links, no emphasis) fenced by more backticks than they contain, and prose that embeds them
+# (notes, reasons, warnings) has every markdown character backslash-escaped and ``& < >`` as
+# entities. Pipes are escaped everywhere (GFM splits table cells on them, even in code spans),
+# and line breaks are folded.
+
+_MD_PUNCTUATION = frozenset("\\`*_{}[]()#+-.!|~:")
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _flat(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def md_code(text: str, *, cell: bool = True) -> str:
+    """``text`` as an inline code span that shows it literally, whatever it holds (``cell``:
+    inside a GFM table cell, where a pipe must be escaped even in a code span)."""
+    flat = _flat(text).replace("|", "\\|") if cell else _flat(text)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", flat)), default=0) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") or not flat else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+def md_text(text: str) -> str:
+    """Prose shown literally: markdown punctuation escaped, ``& < >`` as entities."""
+    out = []
+    for ch in _flat(text):
+        if ch in _MD_ENTITIES:
+            out.append(_MD_ENTITIES[ch])
+        elif ch in _MD_PUNCTUATION:
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _md_value(v: str | None) -> str:
+    return "(none)" if v is None else md_code(_value(v))
+
+
+def _md_change(change: FieldChange) -> str:
+    before, after = change.shown()
+    return f"{md_code(change.field)}: {_md_value(before)} → {_md_value(after)}"
 
 
 def render_markdown(plan: Plan) -> str:
-    """A pull-request comment: a summary, a table of changes, details per resource."""
+    """A pull-request comment: a summary, a table of changes; every value shown literally."""
     out = ["### provisioner plan", "", f"**{summary(plan)}**", ""]
     for w in plan.warnings:
-        out.append(f"> :warning: {w}")
+        out.append(f"> :warning: {md_text(w)}")
     rows = [a for a in plan.apps if a.action != "no-op"]
     crows = [c for c in plan.credentials if c.action != "no-op"]
     if rows or crows:
         out += ["| action | resource | details |", "|---|---|---|"]
         for a in rows:
             details = "; ".join(
-                [*(f"rotate: {r}" for r in a.rotate_reasons),
-                 *(f"`{c.field}`: {_value(c.shown()[0])} → {_value(c.shown()[1])}" for c in a.changes),
-                 *a.notes]
+                [*(f"rotate: {md_text(r)}" for r in a.rotate_reasons),
+                 *(_md_change(c) for c in a.changes), *(md_text(n) for n in a.notes)]
             )
-            out.append(f"| {a.action} | `{a.address}` ({a.app_type} `{a.api_name}` in `{a.org}`) | "
-                       f"{_md_cell(details)} |")
+            out.append(f"| {a.action} | {md_code(a.address)} ({md_text(a.app_type)} "
+                       f"{md_code(a.api_name)} in {md_code(a.org)}) | {details} |")
         for c in crows:
             details = "; ".join(
-                [*(f"`{f.field}`: {_value(f.shown()[0])} → {_value(f.shown()[1])}" for f in c.changes),
-                 *(["reconnect required"] if c.reconnect_required else []), *c.notes]
+                [*(_md_change(f) for f in c.changes),
+                 *(["reconnect required"] if c.reconnect_required else []),
+                 *(md_text(n) for n in c.notes)]
             )
-            out.append(f"| {c.action} | `{c.address}` ({c.type}) | {_md_cell(details)} |")
+            out.append(f"| {c.action} | {md_code(c.address)} ({md_text(c.type)}) | {details} |")
         out.append("")
     for instance, url in plan.callback_urls:
-        out.append(f"OAuth callback URL of `{instance}`: `{url}`")
+        out.append(f"OAuth callback URL of {md_code(instance, cell=False)}: "
+                   f"{md_code(url, cell=False)}")
     return "\n".join(out).rstrip() + "\n"
 
 
