@@ -37,6 +37,9 @@ def _state_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = _state_option(f)
+    f = click.option("--org", "orgs", multiple=True,
+                     help="Only this org's changes (metadata.name); repeatable. Other pending "
+                          "changes are listed and not applied.")(f)
     f = click.option("--prune", is_flag=True,
                      help="Delete apps that are in state but no longer in the specs.")(f)
     f = click.option("--allow-plaintext-secrets", is_flag=True,
@@ -44,13 +47,20 @@ def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _options(state_path: Path, prune: bool, plaintext: bool, **extra: Any) -> RunOptions:
+_TARGET_APPS = click.option(
+    "--app", "target_apps", multiple=True,
+    help="Only this app's changes (metadata.name) and its credentials'; repeatable. Other "
+         "pending changes are listed and not applied.")
+
+
+def _options(state_path: Path, prune: bool, plaintext: bool, orgs: tuple[str, ...] = (),
+             **extra: Any) -> RunOptions:
     from provisioner.engine.context import RunOptions
     from provisioner.engine.services import Services
 
     services = current_options().services or Services()
     return RunOptions(state_path=state_path, prune=prune, allow_plaintext_secrets=plaintext,
-                      services=services, **extra)
+                      services=services, target_orgs=frozenset(orgs), **extra)
 
 
 def _progress() -> Observer:
@@ -115,10 +125,11 @@ Examples:
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 2 when the plan has changes, 0 when it has none, 1 on error.")
 @click.option("--show-unchanged", is_flag=True, help="List unchanged resources too.")
+@_TARGET_APPS
 @_run_options
 def plan(paths: tuple[Path, ...], fmt: str, out: Path | None, detailed_exitcode: bool,
-         show_unchanged: bool, state_path: Path, prune: bool,
-         allow_plaintext_secrets: bool) -> None:
+         show_unchanged: bool, target_apps: tuple[str, ...], state_path: Path, prune: bool,
+         allow_plaintext_secrets: bool, orgs: tuple[str, ...]) -> None:
     """Show what apply would change: desired (specs) vs live (orgs, Workflow²) vs state.
 
     Reads only; writes nothing remote. Secrets appear as (sensitive), certificates as
@@ -127,7 +138,8 @@ def plan(paths: tuple[Path, ...], fmt: str, out: Path | None, detailed_exitcode:
     from provisioner.engine.run import compute_plan
     from provisioner.plan.render import render_json, render_text
 
-    options = _options(state_path, prune, allow_plaintext_secrets)
+    options = _options(state_path, prune, allow_plaintext_secrets, orgs,
+                       target_apps=frozenset(target_apps))
     outcome = compute_plan(list(paths), options, _progress())
     if fmt == "text" and show_unchanged:
         click.echo(render_text(outcome.plan, _style(), show_unchanged=True), nl=False)
@@ -238,15 +250,18 @@ Examples:
   provisioner apply specs/ --verify-timeout 900      # wait longer for Salesforce to propagate
 """)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@_TARGET_APPS
 @_apply_flags
-def apply(paths: tuple[Path, ...], auto_approve: bool, verify_timeout: float, fmt: str,
-          state_path: Path, prune: bool, allow_plaintext_secrets: bool) -> None:
+def apply(paths: tuple[Path, ...], target_apps: tuple[str, ...], auto_approve: bool,
+          verify_timeout: float, fmt: str, state_path: Path, prune: bool,
+          allow_plaintext_secrets: bool, orgs: tuple[str, ...]) -> None:
     """Make Salesforce and Workflow² match the specs: deploy, verify, write credentials.
 
     PATHS are spec files/directories, or one PLANFILE saved by `plan --out` (refused when the
     specs, the state or the org changed since). Rotates keys that policy says are due.
     """
-    options = _options(state_path, prune, allow_plaintext_secrets, verify_timeout=verify_timeout)
+    options = _options(state_path, prune, allow_plaintext_secrets, orgs,
+                       verify_timeout=verify_timeout, target_apps=frozenset(target_apps))
     _apply(paths, options, auto_approve, fmt)
 
 
@@ -267,7 +282,7 @@ Examples:
 @_apply_flags
 def rotate(paths: tuple[Path, ...], apps: tuple[str, ...], rotate_all: bool, auto_approve: bool,
            verify_timeout: float, fmt: str, state_path: Path, prune: bool,
-           allow_plaintext_secrets: bool) -> None:
+           allow_plaintext_secrets: bool, orgs: tuple[str, ...]) -> None:
     """Force a new key and certificate now (verified, rolled back if the login fails).
 
     Apply rotates on its own when rotateBeforeDays or maxAgeDays says a key is due; use rotate
@@ -278,8 +293,13 @@ def rotate(paths: tuple[Path, ...], apps: tuple[str, ...], rotate_all: bool, aut
     chosen = select_rotation(_desired(paths), apps, every=rotate_all)
     for name, why in chosen.skipped:
         click.echo(f"not rotating app {name}: {why}", err=True)
-    options = _options(state_path, prune, allow_plaintext_secrets, verify_timeout=verify_timeout,
-                       force_rotate=chosen.apps)
+    if not chosen.apps:
+        raise UsageError("no app to rotate: none of the apps has a certificate",
+                         "add spec.certificate to an app")
+    # Only the rotated apps are touched: other pending changes wait for apply.
+    options = _options(state_path, prune, allow_plaintext_secrets, orgs,
+                       verify_timeout=verify_timeout, force_rotate=chosen.apps,
+                       target_apps=chosen.apps)
     _apply(paths, options, auto_approve, fmt)
 
 
@@ -297,7 +317,8 @@ Examples:
               default="text", show_default=True, help="How to print the plan first.")
 @_run_options
 def destroy(paths: tuple[Path, ...], apps: tuple[str, ...], destroy_all: bool, auto_approve: bool,
-            fmt: str, state_path: Path, prune: bool, allow_plaintext_secrets: bool) -> None:
+            fmt: str, state_path: Path, prune: bool, allow_plaintext_secrets: bool,
+            orgs: tuple[str, ...]) -> None:
     """Delete apps from their orgs and their credential records from Workflow².
 
     Only apps provisioner created or adopted (they are in state) are deleted; all of an org's
@@ -306,7 +327,11 @@ def destroy(paths: tuple[Path, ...], apps: tuple[str, ...], destroy_all: bool, a
     from provisioner.engine.selection import select_apps
 
     chosen = select_apps(_desired(paths), apps, every=destroy_all, verb="delete")
-    options = _options(state_path, prune, allow_plaintext_secrets, destroy=chosen.apps)
+    if not chosen.apps:
+        raise UsageError("no app to delete: the specs define none", "name an app with --app")
+    # Only the destroyed apps are touched: other pending changes wait for apply.
+    options = _options(state_path, prune, allow_plaintext_secrets, orgs, destroy=chosen.apps,
+                       target_apps=chosen.apps)
     from provisioner.engine.run import apply as run_apply
 
     def show(p: Plan) -> None:

@@ -46,6 +46,9 @@ class RunOptions:
     max_logins: int = 16
     environ: Mapping[str, str] | None = None
     services: Services = field(default_factory=Services)
+    #: ``--org`` / ``--app``: only these orgs' and apps' changes are planned for apply.
+    target_orgs: frozenset[str] = frozenset()
+    target_apps: frozenset[str] = frozenset()
 
 
 class RunContext:

@@ -24,7 +24,7 @@ from provisioner.journal import Journal
 from provisioner.lock import LockInfo, default_owner
 from provisioner.model import Desired
 from provisioner.plan.types import PLAN_FORMAT_VERSION, Plan
-from provisioner.state import StateStore
+from provisioner.state import State, StateStore
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,14 @@ def load_specs(paths: Sequence[Path]) -> Desired:
     from provisioner.spec import load_desired
 
     return load_desired(list(paths))
+
+
+def _targeted(plan: Plan, desired: Desired, state: State, options: RunOptions) -> Plan:
+    """The plan restricted to ``--org``/``--app`` (see :mod:`provisioner.engine.selection`)."""
+    from provisioner.engine.selection import check_targets, restrict_plan
+
+    check_targets(desired, state, options.target_orgs, options.target_apps)
+    return restrict_plan(plan, options.target_orgs, options.target_apps)
 
 
 def _warn(desired: Desired, observer: Observer) -> None:
@@ -73,7 +81,8 @@ def plan_desired(
     # Planning only reads: an unencrypted import file may be read; apply still refuses to write it.
     with RunContext(desired, replace(options, allow_plaintext_secrets=True), progress) as ctx:
         snap = read_live(ctx, state)
-        plan = make_plan(plan_inputs(ctx, state, snap, spec_files))
+        plan = _targeted(make_plan(plan_inputs(ctx, state, snap, spec_files)), desired, state,
+                         options)
     if pending:
         note = (f"an interrupted run left {len(pending)} journal entr{'y' if len(pending) == 1 else 'ies'}; "
                 "apply records what finished before it plans")
@@ -163,6 +172,10 @@ def apply(
     """Lock, recover, plan, confirm, execute. Returns the plan and the result (None: no changes)."""
     saved = read_plan_file(plan_file) if plan_file is not None else None
     if saved is not None:
+        targets = saved.get("targets") or {}
+        # The saved plan's targets are what was reviewed: the same restriction applies.
+        options = replace(options, target_orgs=frozenset(targets.get("orgs", ())),
+                          target_apps=frozenset(targets.get("apps", ())))
         paths = [Path(s["path"]) for s in saved.get("specFiles", [])]
         if not paths:
             raise UsageError(f"{plan_file} names no spec files", "make it with provisioner plan --out")
@@ -193,7 +206,8 @@ def apply_desired(
             progress(Step(f"recovered: {line}"))
         with RunContext(desired, options, progress) as ctx:
             snap = read_live(ctx, writer.state)
-            plan = make_plan(plan_inputs(ctx, writer.state, snap, spec_files))
+            plan = _targeted(make_plan(plan_inputs(ctx, writer.state, snap, spec_files)),
+                             desired, writer.state, options)
             if saved is not None:
                 check_saved_plan(saved[0], plan, saved[1])
             if on_plan is not None:

@@ -1,16 +1,23 @@
-"""Which apps a targeted run acts on: ``rotate`` and ``destroy`` name apps, or ask for all.
+"""Which apps a run acts on: ``rotate``/``destroy`` name apps or ask for all, and ``--org`` /
+``--app`` restrict any run to some orgs and apps.
 
 The rules live here, not in the CLI, so every front end (the CLI, a program embedding the engine,
 a pipeline wrapper) selects the same apps and refuses the same mistakes with the same message.
+
+Targeting restricts the *plan*: the whole plan is computed (so nothing outside the targets is
+mistaken for gone), then only the changes of targeted apps are kept; every other pending change
+is named in a warning and not applied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, replace
 
 from provisioner.errors import UsageError
 from provisioner.model import Desired
+from provisioner.plan.types import Plan
+from provisioner.state import State
 
 
 @dataclass(frozen=True)
@@ -52,4 +59,45 @@ def select_rotation(desired: Desired, names: Iterable[str], *, every: bool) -> S
                      tuple((n, "it has no certificate") for n in without))
 
 
-__all__ = ["Selection", "select_apps", "select_rotation"]
+def check_targets(desired: Desired, state: State, orgs: Collection[str],
+                  apps: Collection[str]) -> None:
+    """Refuse ``--org``/``--app`` names that no spec (or, for apps, the state) knows."""
+    unknown_orgs = sorted(set(orgs) - set(desired.orgs))
+    if unknown_orgs:
+        raise UsageError(f"no org named {', '.join(unknown_orgs)} in the specs",
+                         "use the metadata.name of a SalesforceOrg: " + ", ".join(desired.orgs))
+    known = set(desired.apps) | set(state.apps)
+    unknown_apps = sorted(set(apps) - known)
+    if unknown_apps:
+        raise UsageError(f"no app named {', '.join(unknown_apps)} in the specs or the state",
+                         "use the metadata.name of a SalesforceApp: " + ", ".join(sorted(known)))
+
+
+def restrict_plan(plan: Plan, orgs: Collection[str], apps: Collection[str]) -> Plan:
+    """The plan cut down to the targeted orgs and apps (nothing to cut when both are empty).
+
+    Credential changes follow their app. Changes left out are listed in one warning, so a
+    reviewer sees what a targeted run does not do.
+    """
+    if not orgs and not apps:
+        return plan
+
+    def targeted(app: str, org: str) -> bool:
+        return (not orgs or org in orgs) and (not apps or app in apps)
+
+    kept_apps = tuple(a for a in plan.apps if targeted(a.app, a.org))
+    names = {a.app for a in kept_apps}
+    kept_creds = tuple(c for c in plan.credentials if c.app in names)
+    left = [f"{a.address} {a.action}" for a in plan.apps
+            if a.app not in names and a.action != "no-op"]
+    left += [f"{c.address} {c.action}" for c in plan.credentials
+             if c.app not in names and c.action != "no-op"]
+    warnings = plan.warnings
+    if left:
+        warnings = (*warnings, f"{len(left)} change(s) outside --org/--app are not applied: "
+                    + ", ".join(left))
+    return replace(plan, apps=kept_apps, credentials=kept_creds, warnings=warnings,
+                   target_orgs=tuple(sorted(orgs)), target_apps=tuple(sorted(apps)))
+
+
+__all__ = ["Selection", "check_targets", "restrict_plan", "select_apps", "select_rotation"]

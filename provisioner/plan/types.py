@@ -135,6 +135,9 @@ class Plan:
     live_digests: tuple[tuple[str, str], ...] = ()  # (org or instance, digest of what was read)
     callback_urls: tuple[tuple[str, str], ...] = ()  # (instance, resolved OAuth callback URL)
     warnings: tuple[str, ...] = field(default=())
+    #: ``--org`` / ``--app`` the plan was restricted to (empty: everything).
+    target_orgs: tuple[str, ...] = ()
+    target_apps: tuple[str, ...] = ()
 
     @property
     def has_changes(self) -> bool:
@@ -166,4 +169,6 @@ class Plan:
             "apps": [a.to_json() for a in self.apps],
             "credentials": [c.to_json() for c in self.credentials],
             "warnings": list(self.warnings),
+            **({"targets": {"orgs": list(self.target_orgs), "apps": list(self.target_apps)}}
+               if self.target_orgs or self.target_apps else {}),
         }

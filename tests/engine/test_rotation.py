@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from provisioner.secret import Secret
 from tests.engine.conftest import (
     Lines,
     Workspace,
+    app_yaml,
     approve,
     cli,
     frozen,
@@ -107,3 +109,51 @@ def test_rotate_refuses_unknown_app_and_missing_selection(applied: Workspace) ->
     nothing = cli("rotate", ws.specs, "--state", ws.state_path, "--auto-approve")
     assert nothing.code == 2 and "--app NAME" in nothing.stderr
     assert ws.state_path.read_bytes() == state_bytes
+
+
+def test_rotate_and_destroy_of_one_app_leave_other_pending_changes_alone(ws: Workspace) -> None:
+    """The reproduction: with a change pending on app payroll, rotate --app billing deployed
+    it too, and destroy --app billing updated payroll. Now each touches only its app, lists the
+    rest as not applied, and plan --org/--app narrows the same way."""
+    ws.write_apps(app_yaml("billing"), app_yaml("payroll"))
+    assert cli("apply", ws.specs, "--state", ws.state_path, "--auto-approve").code == 0
+    ws.write_apps(app_yaml("billing"), app_yaml("payroll", scopes="[api, refresh_token, full, openid]"))
+    payroll_before = state_doc(ws)["apps"]["payroll"]
+
+    rotated = cli("rotate", ws.specs, "--state", ws.state_path, "--app", "billing",
+                  "--auto-approve")
+    assert rotated.code == 0, rotated.all
+    assert "1 change(s) outside --org/--app are not applied: app.payroll update" in rotated.stdout
+    with running_org(ws) as org:
+        app = org.org.app("payroll")
+        assert app is not None
+        scopes = app["components"]["ExtlClntAppOauthSettings"]["commaSeparatedOauthScopes"]
+        assert "OpenID" not in scopes  # not deployed
+    assert state_doc(ws)["apps"]["payroll"] == payroll_before
+
+    narrowed = cli("plan", ws.specs, "--state", ws.state_path, "--app", "billing",
+                   "--detailed-exitcode")
+    assert narrowed.code == 0, narrowed.all  # billing has nothing pending
+    assert cli("plan", ws.specs, "--state", ws.state_path, "--org", "sb",
+               "--detailed-exitcode").code == 2
+    unknown = cli("plan", ws.specs, "--state", ws.state_path, "--org", "emea")
+    assert unknown.code == 2 and "no org named emea in the specs" in unknown.stderr
+
+    destroyed = cli("destroy", ws.specs, "--state", ws.state_path, "--app", "billing",
+                    "--auto-approve")
+    assert destroyed.code == 0, destroyed.all
+    assert "app.payroll update" in destroyed.stdout
+    assert set(state_doc(ws)["apps"]) == {"payroll"}
+    assert state_doc(ws)["apps"]["payroll"] == payroll_before
+
+    # A saved targeted plan applies with the targets it was reviewed with.
+    planfile = ws.root / "payroll.plan.json"
+    assert cli("plan", ws.specs, "--state", ws.state_path, "--app", "payroll",
+               "--out", planfile).code == 0
+    assert json.loads(planfile.read_text())["targets"] == {"orgs": [], "apps": ["payroll"]}
+    applied = cli("apply", planfile, "--state", ws.state_path)
+    assert applied.code == 0, applied.all
+    assert "app.billing create" in applied.stdout  # listed, not applied (it was destroyed)
+    assert set(state_doc(ws)["apps"]) == {"payroll"}
+    assert cli("plan", ws.specs, "--state", ws.state_path, "--app", "payroll",
+               "--detailed-exitcode").code == 0

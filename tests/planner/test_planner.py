@@ -442,3 +442,36 @@ def test_an_org_that_returns_no_certificates_is_planned_from_state(tmp_path: Pat
     readable = replace(s, certificates_readable=True)
     assert app(plan_of(readable)).rotate_reasons == (
         "certificate missing: the app in the org has no certificate",)
+
+
+# -- targeting (--org / --app) ----------------------------------------------------------------
+
+
+def test_targeting_keeps_only_the_targeted_changes_and_names_the_rest(tmp_path: Path) -> None:
+    from provisioner.engine.selection import restrict_plan
+
+    s = converged(tmp_path, app_doc(), app_doc("payroll", label="Payroll"))
+    s = s.with_live("billing", label="old").with_live("payroll", label="old")
+    full = plan_of(s)
+    only = restrict_plan(full, (), ("billing",))
+    assert [(a.app, a.action) for a in only.apps] == [("billing", "update")]
+    assert {c.app for c in only.credentials} == {"billing"}
+    assert only.warnings == (
+        "1 change(s) outside --org/--app are not applied: app.payroll update",)
+    assert only.to_json()["targets"] == {"orgs": [], "apps": ["billing"]}
+    assert "targets" not in full.to_json()
+    assert restrict_plan(full, (), ()) is full
+    by_org = restrict_plan(full, ("prod",), ())
+    assert by_org.apps == full.apps and by_org.credentials == full.credentials
+
+
+def test_unknown_targets_are_usage_errors(tmp_path: Path) -> None:
+    from provisioner.engine.selection import check_targets
+    from provisioner.errors import UsageError
+
+    s = converged(tmp_path)
+    check_targets(s.desired, s.state, ("prod",), ("billing",))
+    with pytest.raises(UsageError, match="no org named emea in the specs"):
+        check_targets(s.desired, s.state, ("emea",), ())
+    with pytest.raises(UsageError, match="no app named nope in the specs or the state"):
+        check_targets(s.desired, s.state, (), ("nope",))
