@@ -28,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from provisioner.errors import AuthError, RemoteError
+from provisioner.httppolicy import is_redirect, redirect_error
 from provisioner.keys import KeyMaterialError, load_private_key
 from provisioner.salesforce.token_errors import (
     TokenRejected,
@@ -314,6 +315,7 @@ def post_token_request(
             headers={"Accept": "application/json"},
             timeout=timeout,
             verify=verify,
+            allow_redirects=False,
         )
     except requests.exceptions.SSLError as exc:
         raise RemoteError(
@@ -325,6 +327,9 @@ def post_token_request(
         raise unavailable(req, None, type(exc).__name__) from exc
     if resp.status_code >= 500:
         raise unavailable(req, resp.status_code, "")
+    if is_redirect(resp):
+        raise redirect_error(resp, f"{req.describe()}: the token endpoint",
+                             "use the org's final https URL (My Domain) as tokenUrl/myDomainUrl")
     try:
         body = resp.json()
     except ValueError:

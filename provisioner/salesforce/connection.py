@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import requests
 
 from provisioner.errors import AuthError, RemoteError
+from provisioner.httppolicy import no_redirects
 from provisioner.model import (
     AccessTokenAuth,
     JwtBearerAuth,
@@ -185,7 +186,7 @@ class OrgConnection:
             if self._sf is None:
                 from simple_salesforce.api import Salesforce
 
-                http = requests.Session()
+                http = no_redirects(requests.Session())  # see provisioner.httppolicy
                 http.verify = self.verify
                 self._sf = Salesforce(
                     instance_url=self.session.instance_url,

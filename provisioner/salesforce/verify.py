@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import requests
 
 from provisioner.errors import AuthError, RemoteError, VerificationError
+from provisioner.httppolicy import is_redirect, redirect_error
 from provisioner.salesforce.auth import OrgSession, Verify, jwt_bearer_token
 from provisioner.salesforce.endpoints import token_audience, token_url
 from provisioner.salesforce.token_errors import TokenEndpointUnavailable, TokenRejected, clip
@@ -81,7 +82,8 @@ def _userinfo(
         "Accept": "application/json",
     }
     try:
-        resp = requests.get(url, headers=headers, timeout=timeout, verify=verify)
+        resp = requests.get(url, headers=headers, timeout=timeout, verify=verify,
+                            allow_redirects=False)
     except requests.exceptions.SSLError as exc:
         raise VerificationError(
             f"{who}: userinfo at {session.instance_url} failed: TLS certificate not trusted",
@@ -95,6 +97,10 @@ def _userinfo(
         ) from exc
     if resp.status_code >= 500:
         raise _NotYet(RemoteError(f"{who}: userinfo answered HTTP {resp.status_code}", ""))
+    if is_redirect(resp):
+        raise VerificationError(redirect_error(resp, f"{who}: userinfo at "
+                                               f"{session.instance_url}", "").message,
+                                "the org's instance URL must be its final https address")
     try:
         body = resp.json()
     except ValueError:

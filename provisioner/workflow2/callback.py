@@ -45,6 +45,7 @@ def resolve_callback_url(
             timeout=timeout,
             verify=ca_file if ca_file else True,
             headers={"Accept": "application/json"},
+            allow_redirects=False,  # a redirect is not the server's answer: use the derived URL
         )
         body = resp.json() if resp.status_code == 200 else None
     except (requests.RequestException, ValueError):

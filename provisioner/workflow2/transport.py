@@ -16,6 +16,7 @@ import requests
 
 from provisioner.errors import AuthError, ProvisionerError, RemoteError
 from provisioner.events import Observer, RequestSent, ignore
+from provisioner.httppolicy import is_redirect, redirect_error
 from provisioner.secret import REDACTED, Secret
 from provisioner.workflow2.urls import normalize_base_url
 
@@ -109,6 +110,7 @@ class Transport:
                     params=params,
                     timeout=self._timeout,
                     verify=self._verify,
+                    allow_redirects=False,
                 )
             except requests.exceptions.SSLError as exc:
                 raise RemoteError(
@@ -120,6 +122,10 @@ class Transport:
             except requests.RequestException as exc:
                 last_exc, resp = exc, None
                 continue
+            if is_redirect(resp):
+                raise redirect_error(resp, f"{self.where}, asked to {op}{self._subject(record)},",
+                                     "set baseUrl to the server's final address (the one it "
+                                     "redirects to, if you trust it)")
             if resp.status_code in accept:
                 return resp
             if resp.status_code in _RETRY_STATUSES and attempt + 1 < attempts:
