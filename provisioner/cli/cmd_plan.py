@@ -172,32 +172,36 @@ def _confirm(auto_approve: bool) -> Callable[[Plan], bool]:
                 "review the plan, then rerun with --auto-approve (pipelines: apply a saved "
                 "PLANFILE made by plan --out)",
             )
-        return click.confirm("Apply these changes?", default=False)
+        return click.confirm("Apply these changes?", default=False, err=True)
 
     return confirm
 
 
-def _report(result: ApplyResult) -> None:
+def _report(result: ApplyResult, err: bool = False) -> None:
+    """What the apply did, on stdout (on stderr when stdout carries the JSON document)."""
+    def echo(line: str) -> None:
+        click.echo(line, err=err)
+
     for name in result.verified:
-        click.echo(f"verified: app {name}: JWT login with the new key works")
+        echo(f"verified: app {name}: JWT login with the new key works")
     for name in result.rolled_back:
-        click.echo(f"rolled back: app {name}: the previous certificate is deployed again")
+        echo(f"rolled back: app {name}: the previous certificate is deployed again")
     for key in result.records_written:
-        click.echo(f"wrote: Workflow² credential {key}")
+        echo(f"wrote: Workflow² credential {key}")
     for key in result.records_deleted:
-        click.echo(f"deleted: Workflow² credential {key}")
+        echo(f"deleted: Workflow² credential {key}")
     for key, verdict in sorted(result.tests.items()):
-        click.echo(f"tested by Workflow²: {key}: {verdict}")
+        echo(f"tested by Workflow²: {key}: {verdict}")
     for key, link in sorted(result.connect_links.items()):
-        click.echo(f"connect: {key}: open {link} and click Connect once (OAuth consent needs "
+        echo(f"connect: {key}: open {link} and click Connect once (OAuth consent needs "
                    "a person)")
     done = (f"{result.deploys} deploy(s), {result.components} component(s), "
             f"{len(result.records_written)} credential record(s) written")
     if not result.failures:
-        click.echo(f"Apply complete: {done}.")
+        echo(f"Apply complete: {done}.")
     else:
         # Never a success line when a step failed: say what was done, then the error (stderr).
-        click.echo(f"Apply incomplete: {done}; {len(result.failures)} step(s) failed.")
+        echo(f"Apply incomplete: {done}; {len(result.failures)} step(s) failed.")
         first = result.failures[0]
         # Each failure indented as a block (a deploy failure lists its components below it).
         lines = ["  " + line for f in result.failures for line in f.message.splitlines()]
@@ -207,7 +211,15 @@ def _report(result: ApplyResult) -> None:
         )
 
 
-def _apply(paths: tuple[Path, ...], options: RunOptions, auto_approve: bool, fmt: str) -> None:
+def _apply(paths: tuple[Path, ...], options: RunOptions, auto_approve: bool, fmt: str,
+           command: str = "apply", confirm: Callable[[Plan], bool] | None = None) -> None:
+    """Run apply (rotate and destroy are applies with options) and report it.
+
+    With ``--format json`` stdout carries exactly one document (``provisioner schema
+    result``): the plan and what the run did; the report lines and errors go to stderr.
+    """
+    import json
+
     from provisioner.engine.run import apply as run_apply
     from provisioner.engine.run import is_plan_file
 
@@ -215,16 +227,27 @@ def _apply(paths: tuple[Path, ...], options: RunOptions, auto_approve: bool, fmt
     if len(paths) == 1 and is_plan_file(paths[0]):
         plan_file = paths[0]
         auto_approve = True  # the saved plan is what was reviewed
+    as_json = fmt == "json"
 
     def show(p: Plan) -> None:
+        if as_json:
+            if not auto_approve:  # a person is asked: show them the plan, on stderr
+                click.echo(_render(p, "text"), err=True, nl=False)
+            return
         click.echo(_render(p, fmt), nl=False)
 
-    _plan, result = run_apply(list(paths), options, _progress(), _confirm(auto_approve),
-                              plan_file=plan_file, on_plan=show)
+    plan, result = run_apply(list(paths), options, _progress(), confirm or _confirm(auto_approve),
+                             plan_file=plan_file, on_plan=show)
+    if as_json:
+        status = ("no-changes" if result is None else "failed" if result.failures
+                  else "applied")
+        doc = {"formatVersion": 1, "command": command, "status": status,
+               "plan": plan.to_json(), "result": result.to_json() if result else None}
+        click.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False))
     if result is None:
-        click.echo("Nothing to do: no writes were made.")
+        click.echo("Nothing to do: no writes were made.", err=as_json)
         return
-    _report(result)
+    _report(result, err=as_json)
 
 
 _APPLY_FLAGS = [
@@ -300,7 +323,7 @@ def rotate(paths: tuple[Path, ...], apps: tuple[str, ...], rotate_all: bool, aut
     options = _options(state_path, prune, allow_plaintext_secrets, orgs,
                        verify_timeout=verify_timeout, force_rotate=chosen.apps,
                        target_apps=chosen.apps)
-    _apply(paths, options, auto_approve, fmt)
+    _apply(paths, options, auto_approve, fmt, command="rotate")
 
 
 @click.command(epilog="""\b
@@ -332,10 +355,6 @@ def destroy(paths: tuple[Path, ...], apps: tuple[str, ...], destroy_all: bool, a
     # Only the destroyed apps are touched: other pending changes wait for apply.
     options = _options(state_path, prune, allow_plaintext_secrets, orgs, destroy=chosen.apps,
                        target_apps=chosen.apps)
-    from provisioner.engine.run import apply as run_apply
-
-    def show(p: Plan) -> None:
-        click.echo(_render(p, fmt), nl=False)
 
     def confirm(_plan: Plan) -> bool:
         if auto_approve:
@@ -343,11 +362,8 @@ def destroy(paths: tuple[Path, ...], apps: tuple[str, ...], destroy_all: bool, a
         if not sys.stdin.isatty():
             raise UsageError("destroy needs confirmation, and there is no terminal to ask on",
                              "review the plan, then rerun with --auto-approve")
-        typed: str = click.prompt("This deletes the apps and records above. Type 'destroy' to go on")
+        typed: str = click.prompt("This deletes the apps and records above. Type 'destroy' to go on",
+                                  err=True)
         return typed.strip() == "destroy"
 
-    _plan, result = run_apply(list(paths), options, _progress(), confirm, on_plan=show)
-    if result is None:
-        click.echo("Nothing to do: no writes were made.")
-        return
-    _report(result)
+    _apply(paths, options, auto_approve, fmt, command="destroy", confirm=confirm)

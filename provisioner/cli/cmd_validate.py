@@ -37,6 +37,7 @@ SCHEMA_EPILOG = """\b
 Examples:
   provisioner schema > provisioner.schema.json
   provisioner schema SalesforceApp
+  provisioner schema plan        # also: state, result (what --format json prints)
 
 \b
 Point yaml-language-server at the bundle with a first line in each spec:
@@ -123,14 +124,16 @@ def validate(paths: tuple[Path, ...], output_format: str) -> None:
 
 
 def _kind_choice(value: str | None) -> str | None:
+    from provisioner.spec.schemas import DOCUMENT_SCHEMAS
+
     if value is None:
         return None
-    for kind in KINDS:
+    for kind in (*KINDS, *DOCUMENT_SCHEMAS):
         if value.lower() == kind.lower():
             return kind
     raise click.BadParameter(
-        f"{value!r} is not a kind; choose from {', '.join(KINDS)}", param_hint="KIND"
-    )
+        f"{value!r} is not a kind or document; choose from "
+        f"{', '.join((*KINDS, *DOCUMENT_SCHEMAS))}", param_hint="KIND")
 
 
 @click.command(epilog=SCHEMA_EPILOG)
@@ -138,8 +141,14 @@ def _kind_choice(value: str | None) -> str | None:
 def schema(kind: str | None) -> None:
     """Print the JSON Schema of the spec language: the bundle, or one KIND's.
 
-    KIND is SalesforceOrg, WorkflowInstance or SalesforceApp (any letter case).
+    KIND is SalesforceOrg, WorkflowInstance or SalesforceApp (any letter case), or a document
+    provisioner writes: plan (plan --out), state, result (apply/rotate/destroy --format json).
     """
+    from provisioner.spec.schemas import DOCUMENT_SCHEMAS, document_schema
+
     chosen = _kind_choice(kind)
+    if chosen in DOCUMENT_SCHEMAS:
+        click.echo(render_json(document_schema(chosen)), nl=False)
+        return
     data = bundle_schema() if chosen is None else kind_schema(chosen)
     click.echo(render_json(data), nl=False)

@@ -57,6 +57,21 @@ class ApplyResult:
     connect_links: dict[str, str] = field(default_factory=dict)
     failures: list[ProvisionerError] = field(default_factory=list)
 
+    def to_json(self) -> dict[str, Any]:
+        """What the apply did, as ``schemas/result.schema.json``'s ``result`` (no secret:
+        failures are project errors, whose texts never hold one)."""
+        return {
+            "deploys": self.deploys,
+            "components": self.components,
+            "verified": list(self.verified),
+            "rolledBack": list(self.rolled_back),
+            "recordsWritten": list(self.records_written),
+            "recordsDeleted": list(self.records_deleted),
+            "tests": dict(sorted(self.tests.items())),
+            "connectLinks": dict(sorted(self.connect_links.items())),
+            "failures": [{"message": f.message, "hint": f.hint} for f in self.failures],
+        }
+
 
 class RecordWriter:
     """Writes the records a plan changes, with this run's generated material."""

@@ -47,6 +47,22 @@ def kind_schema(kind: str) -> dict[str, Any]:
     return data
 
 
+#: The documents provisioner writes, with their schema files (``provisioner schema NAME``).
+DOCUMENT_SCHEMAS: dict[str, str] = {
+    "plan": "plan.schema.json",
+    "state": "state.schema.json",
+    "result": "result.schema.json",
+}
+
+
+def document_schema(name: str) -> dict[str, Any]:
+    """The schema of a document provisioner writes: ``plan``, ``state`` or ``result``."""
+    if name not in DOCUMENT_SCHEMAS:
+        raise SpecError(f"unknown document {name!r}", f"choose {', '.join(DOCUMENT_SCHEMAS)}")
+    data: dict[str, Any] = json.loads(_load(DOCUMENT_SCHEMAS[name]))
+    return data
+
+
 def bundle_schema() -> dict[str, Any]:
     """The committed bundle schema (every kind, selected by ``kind``)."""
     data: dict[str, Any] = json.loads(_load(BUNDLE_FILE))

@@ -119,3 +119,41 @@ def test_plan_formats_json_validates_and_markdown_renders(applied: Workspace) ->
 
     detailed = cli("plan", ws.specs, "--state", ws.state_path, "--detailed-exitcode")
     assert detailed.code == 2
+
+
+def test_apply_rotate_destroy_json_is_one_document_valid_against_schema_result(
+    ws: Workspace,
+) -> None:
+    """--format json: stdout is exactly one JSON document (provisioner schema result); the
+    report lines go to stderr; a failed step says status 'failed' and exits 1."""
+    schema = json.loads(cli("schema", "result").stdout)
+    plan_schema = json.loads(cli("schema", "plan").stdout)
+    assert json.loads(cli("schema", "state").stdout)["title"]
+    state = ["--state", str(ws.state_path)]
+
+    def run(*args: str | Path) -> tuple[int, dict[str, Any], str]:
+        result = cli(*args, *state, "--format", "json")
+        doc = json.loads(result.stdout)  # the whole of stdout, or this raises
+        jsonschema.validate(doc, schema)
+        jsonschema.validate(doc["plan"], plan_schema)
+        return result.code, doc, result.stderr
+
+    code, doc, err = run("apply", ws.specs, "--auto-approve")
+    assert (code, doc["command"], doc["status"]) == (0, "apply", "applied")
+    assert doc["result"]["verified"] == ["billing"] and doc["result"]["deploys"] == 1
+    assert "Apply complete:" in err
+    code, doc, _ = run("apply", ws.specs, "--auto-approve")
+    assert (code, doc["status"], doc["result"]) == (0, "no-changes", None)
+    code, doc, _ = run("rotate", ws.specs, "--app", "billing", "--auto-approve")
+    assert (code, doc["command"], doc["status"]) == (0, "rotate", "applied")
+    assert [a["action"] for a in doc["plan"]["apps"]] == ["rotate"]
+
+    ws.write_apps(app_yaml("billing"), app_yaml("payroll", permission_sets="[No_Such_Set]"))
+    code, doc, err = run("apply", ws.specs, "--auto-approve")
+    assert (code, doc["status"]) == (1, "failed")
+    assert "No_Such_Set" in doc["result"]["failures"][0]["message"]
+    assert "Error: 1 step(s) failed" in err
+
+    ws.write_apps(app_yaml("billing"))
+    code, doc, _ = run("destroy", ws.specs, "--app", "billing", "--auto-approve")
+    assert (code, doc["command"], doc["status"]) == (0, "destroy", "applied")

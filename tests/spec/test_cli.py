@@ -129,8 +129,8 @@ def test_unknown_kind_names_the_kinds() -> None:
     result = CliRunner().invoke(cli, ["schema", "app"])
     assert result.exit_code == 2
     assert (
-        "'app' is not a kind; choose from SalesforceOrg, WorkflowInstance, SalesforceApp"
-        in result.stderr
+        "'app' is not a kind or document; choose from SalesforceOrg, WorkflowInstance, "
+        "SalesforceApp, plan, state, result" in result.stderr
     )
 
 
