@@ -55,7 +55,8 @@ def _app_lines(change: AppChange, style: Styler) -> list[str]:
     if change.new_certificate:
         lines.append("      certificate: new key and certificate (private key: (sensitive))")
     if change.new_consumer_secret:
-        lines.append("      consumerSecret: (sensitive) -> (sensitive)")
+        before = "(none)" if change.action in ("create", "replace") else "(sensitive)"
+        lines.append(f"      consumerSecret: {before} -> (sensitive)")
     lines.extend(_field_line(c) for c in change.changes)
     lines.extend(f"      note: {n}" for n in change.notes)
     return lines
