@@ -28,6 +28,7 @@ import jsonschema
 
 from provisioner.errors import StateError
 from provisioner.fsutil import atomic_write
+from provisioner.jsonschemas import validator
 from provisioner.keys import certificate_info
 from provisioner.lock import DEFAULT_STATE_FILE, LockInfo, StateLock
 from provisioner.timestamps import format_time, parse_time
@@ -219,7 +220,7 @@ def _schema_path() -> Path:
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.protocols.Validator:
     schema = json.loads(_schema_path().read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema)
+    return validator(schema)
 
 
 def _check_document(doc: Any, source: str) -> None:

@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 
 from provisioner import scopes
+from provisioner.jsonschemas import validator
 from provisioner.model import API_GROUP, KINDS
 from provisioner.spec.problems import ProblemSink, json_path
 from provisioner.spec.reader import REJECTED_ALIAS, Document
@@ -45,7 +46,7 @@ _TYPE_NAMES = {
 def _validator(kind: str) -> Draft202012Validator:
     # No format checker: patterns carry the real rules, and a format check would report the same
     # value twice (and change with the optional packages installed).
-    return Draft202012Validator(kind_schema(kind))
+    return validator(kind_schema(kind))
 
 
 def shown(value: Any) -> str:
