@@ -8,7 +8,6 @@ produce an "unknown org" error at every app that uses it.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from provisioner import model as m
@@ -221,9 +220,10 @@ def _check_credentials(sink: ProblemSink, doc: Document, app: m.AppSpec, checked
                 f"{path}.type",
                 f"add callbackUrls: [{{workflowInstance: {cred.instance}}}]",
             )
-        else:
-            _check_oauth2_callback(sink, doc, app, path, cred, checked.instances)
-            _check_requested_scopes(sink, doc, app, path, cred, checked.instances)
+        elif cred.instance in checked.instances:
+            instance = checked.instances[cred.instance][1]
+            _check_oauth2_callback(sink, doc, app, path, cred, instance)
+            _check_requested_scopes(sink, doc, app, path, cred, instance)
 
 
 def requested_scopes(cred: m.CredentialSpec, instance: m.WorkflowInstanceSpec) -> tuple[str, ...]:
@@ -239,17 +239,15 @@ def _check_requested_scopes(
     app: m.AppSpec,
     path: str,
     cred: m.CredentialSpec,
-    instances: Mapping[str, tuple[Document, m.WorkflowInstanceSpec]],
+    instance: m.WorkflowInstanceSpec,
 ) -> None:
     """An error when the app does not grant a scope the credential requests at Connect (an
     OAuth2 credential without ``refresh_token`` would also stop when its token expires)."""
     from provisioner.scopes import normalise
 
-    if cred.instance not in instances:
-        return
-    requested = requested_scopes(cred, instances[cred.instance][1])
+    requested = requested_scopes(cred, instance)
     granted = normalise(app.scopes)
-    missing = [s for s in requested if next(iter(normalise([s]))) not in granted]
+    missing = [s for s in requested if not normalise([s]) <= granted]
     if not missing:
         return
     where = "spec.scopes" if "scopes" in doc.data["spec"] else path
@@ -270,11 +268,9 @@ def _check_oauth2_callback(
     app: m.AppSpec,
     path: str,
     cred: m.CredentialSpec,
-    instances: Mapping[str, tuple[Document, m.WorkflowInstanceSpec]],
+    instance: m.WorkflowInstanceSpec,
 ) -> None:
-    if cred.instance not in instances:
-        return
-    wanted = instances[cred.instance][1].callback_url
+    wanted = instance.callback_url
     for url in app.callback_urls:
         if (isinstance(url, m.CallbackRef) and url.instance == cred.instance) or url == wanted:
             return
