@@ -28,7 +28,7 @@ DEPLOY_USER = "deploy@sandbox.provisioner.test"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
-def assertion(client_id: str, username: str, key_pem: bytes | str, aud: str,
+def assertion(client_id: str, username: str, key_pem: bytes | str, aud: Any,
               exp: Any = None) -> str:
     """A JWT bearer assertion, signed as the tool signs it."""
     claims = {"iss": client_id, "sub": username, "aud": aud,
@@ -45,7 +45,7 @@ def token_request(url: str, data: dict[str, str]) -> requests.Response:
 
 
 def jwt_login(srv: SandboxServer, client_id: str | None = None, username: str | None = None,
-              key_pem: bytes | None = None, aud: str | None = None,
+              key_pem: bytes | None = None, aud: Any = None,
               exp: Any = None) -> requests.Response:
     """A JWT bearer token exchange; defaults are the deploy credentials and My Domain audience."""
     creds = srv.deploy_credentials()
