@@ -280,9 +280,12 @@ def connect(
     deploy sign-in's token URL and audience follow :mod:`.endpoints` unless ``audience`` is given.
     ``sandbox_faults``/``sandbox_seed`` go to an embedded sandbox (fault specs such as
     ``soap:latency=0.1``, for tests and benchmarks), ``sandbox_on_session`` hears every session
-    it issues (``(username, app, token)``, from the first sign-in on). Close the connection (or use it as a context
-    manager) to stop an embedded sandbox.
+    it issues (``(username, app, token)``, from the first sign-in on). Close the connection
+    (or use it as a context manager) to stop an embedded sandbox.
     """
+    from provisioner import logredact
+
+    logredact.install()  # zeep logs whole envelopes at DEBUG: session ids, read-back secrets
     who = f"org {org.name!r}"
     if org.sandbox is not None:
         return _connect_sandbox(
