@@ -48,16 +48,20 @@ def package_files(
     api_version: str,
     *,
     destructive: Iterable[tuple[str, str]] = (),
+    destructive_post: Iterable[tuple[str, str]] = (),
     include_secrets: bool = False,
 ) -> dict[str, bytes]:
     """``{path: bytes}`` of a deploy package: manifest(s) plus one file per component.
 
+    ``destructive`` members are deleted in ``destructiveChanges.xml``, ``destructive_post``
+    members in ``destructiveChangesPost.xml`` (after the rest: a parent after its children).
     Raises ``ValueError`` when two components would share a path.
     """
     files: dict[str, bytes] = {"package.xml": package_xml(components, api_version)}
-    targets = list(destructive)
-    if targets:
-        files["destructiveChanges.xml"] = destructive_changes_xml(targets, api_version)
+    for name, targets in (("destructiveChanges.xml", list(destructive)),
+                          ("destructiveChangesPost.xml", list(destructive_post))):
+        if targets:
+            files[name] = destructive_changes_xml(targets, api_version)
     for component in components:
         if component.path in files:
             raise ValueError(f"two components share the package path {component.path}")
@@ -83,6 +87,7 @@ def deploy_zip(
     api_version: str,
     *,
     destructive: Iterable[tuple[str, str]] = (),
+    destructive_post: Iterable[tuple[str, str]] = (),
     include_secrets: bool = True,
 ) -> bytes:
     """The zip for ``deploy`` (``package.xml`` at the root; ``singlePackage`` layout).
@@ -90,7 +95,6 @@ def deploy_zip(
     It carries secret values (a deploy needs them), so it goes to the Metadata API and nowhere
     else; pass ``include_secrets=False`` for a copy that is safe to keep.
     """
-    files = package_files(
-        components, api_version, destructive=destructive, include_secrets=include_secrets
-    )
+    files = package_files(components, api_version, destructive=destructive,
+                          destructive_post=destructive_post, include_secrets=include_secrets)
     return zip_files(files)

@@ -134,7 +134,7 @@ def _process(org: Org, job: dict[str, Any]) -> dict[str, Any]:
     user = next((u for u in org.data["users"] if u["id"] == job["userId"]), None)
     data = {k: v for k, v in org.data.items() if k != "jobs"}
     store = Store(copy.deepcopy(data), org.clock, org.propagation_delay, job["userId"],
-                  org.may_see_secrets(user))
+                  org.may_see_secrets(user), org.box)
 
     def fail(type_name: str, file_name: str, full_name: str, problem: str) -> None:
         failures.append(_message(type_name, file_name, full_name, problem, now=now))
@@ -178,6 +178,12 @@ def _process(org: Org, job: dict[str, Any]) -> dict[str, Any]:
                 path = c.TYPES[type_name].file_name(name) if type_name in c.TYPES else destructive
                 problems = store.delete(type_name, name) if type_name in c.TYPES else []
                 warn = f"No {type_name} named: {name} found" if problems else None
+                if warn and not opts.get("ignoreWarnings"):
+                    # A missing member is a warning, and DeployOptions.ignoreWarnings=false
+                    # (the default) makes any warning fail the deploy
+                    # (docs/salesforce-behaviour.md, "destroy of a missing component").
+                    fail(type_name, path, name, warn)
+                    continue
                 successes.append(_message(type_name, path, name, warn, deleted=not problems,
                                           warning=bool(problems), now=now))
     if failures and (opts.get("rollbackOnError", True) or not successes):
@@ -259,7 +265,7 @@ def _metadata_file(type_name: str, md: dict[str, Any]) -> bytes:
 
 def _build_retrieve(org: Org, job: dict[str, Any]) -> dict[str, Any]:
     user = next((u for u in org.data["users"] if u["id"] == job["userId"]), None)
-    store = Store(org.data, org.clock, 0.0, job["userId"], org.may_see_secrets(user))
+    store = Store(org.data, org.clock, 0.0, job["userId"], org.may_see_secrets(user), org.box)
     prefix = "" if job["singlePackage"] else "unpackaged/"
     buf, messages, props = io.BytesIO(), [], []
     pkg = etree.Element(f"{{{MD_NS}}}Package", nsmap={None: MD_NS})

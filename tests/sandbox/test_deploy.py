@@ -151,7 +151,15 @@ def test_destructive_changes_delete(sandbox: SandboxServer, sf: Salesforce) -> N
     files, types = eca_package("Doomed", "DoomedKey0001", cert)
     wait_deploy(sf, sf.deploy(io.BytesIO(build_zip(files, types)), sandbox=False)["asyncId"])
     data = build_zip({}, {}, destructive={"ExternalClientApplication": ["Doomed", "Never_Was"]})
+    # A member the org lacks is a warning, and ignoreWarnings=false (the default) turns any
+    # warning into a failed deploy: nothing is deleted.
     status = wait_deploy(sf, sf.deploy(io.BytesIO(data), sandbox=False)["asyncId"])
+    assert status["state"] == "Failed"
+    assert "No ExternalClientApplication named: Never_Was found" in str(status)
+    assert sandbox.org.app("Doomed") is not None
+    # With ignoreWarnings the rest is deleted and the missing member stays a warning.
+    status = wait_deploy(sf, sf.deploy(io.BytesIO(data), sandbox=False,
+                                       ignoreWarnings=True)["asyncId"])
     assert status["state"] == "Succeeded"
     assert sandbox.org.app("Doomed") is None
 
@@ -199,7 +207,9 @@ def test_zeep_parses_deploy_and_retrieve_results(sandbox: SandboxServer, sf: Sal
     with zipfile.ZipFile(io.BytesIO(res.zipFile)) as zf:
         text = zf.read("extlClntAppGlobalOauthSets/Zeep_App_glbloauth.ecaGlblOauth").decode()
         assert "<consumerKey>ZeepAppKey001</consumerKey>" in text
-        assert "consumerSecret" not in text  # never read back
+        # Returned to a user who may read these settings at all (org setting + permission),
+        # as the Metadata API guide's special access rules for the type say.
+        assert "<consumerSecret>SecretZeepAppKey001</consumerSecret>" in text
         assert "package.xml" in zf.namelist()
 
 
