@@ -27,6 +27,7 @@ def build_components(
     consumer_key: str | None = None,
     consumer_secret: Secret | None = None,
     names: Mapping[str, str] | None = None,
+    rotate_consumer_secret: bool = False,
     placeholders: bool = False,
 ) -> list[Component]:
     """The components that deploy ``app`` to ``org``, in package order.
@@ -36,8 +37,10 @@ def build_components(
     creating) and the consumer secret. With ``placeholders`` (render), material not given is a
     :class:`~provisioner.metadata.types.Placeholder` that renders as a comment; otherwise it is
     left out. ``names`` are the component names the org already uses (an existing app's).
+    ``rotate_consumer_secret`` asks the org to generate a new secret for an existing app.
     """
-    material = Material(certificate_pem, consumer_key, consumer_secret, dict(names or {}))
+    material = Material(certificate_pem, consumer_key, consumer_secret, dict(names or {}),
+                        rotate_consumer_secret)
     return app_kind(app.app_type).build(app, org, callback_urls, material,
                                         placeholders=placeholders)
 

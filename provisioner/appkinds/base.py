@@ -4,15 +4,15 @@ An *app kind* is one Salesforce app type (External Client App, Connected App). T
 org reader, render and the spec checks never branch on a type name: they ask the kind of an app
 (:func:`provisioner.appkinds.app_kind`) for what differs: the components to build and their
 names, what to read from an org and how to put it together, the members a destroy deletes, the
-JWT audience its logins carry, whether a consumer secret can be set after creation, and whether
-an org may refuse to create one.
+JWT audience its logins carry, how an existing app gets a new consumer secret, and whether an
+org may refuse to create one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from provisioner.metadata.types import Component
 from provisioner.metadata.view import AppView
@@ -26,12 +26,21 @@ class Material:
 
     ``names`` are the ``fullName`` the org already gives the app's components, by type (read
     back): a deploy updates those components in place instead of adding a second set.
+    ``rotate_consumer_secret`` asks the org to generate a new consumer secret for an existing
+    app (the kind's ``secret_rotation`` says whether it can).
     """
 
     certificate_pem: str | None = None
     consumer_key: str | None = None
     consumer_secret: Secret | None = None
     names: Mapping[str, str] = field(default_factory=dict)
+    rotate_consumer_secret: bool = False
+
+
+#: How an existing app of a kind gets a new consumer secret: ``"none"`` (it cannot: only a new
+#: app gets one), ``"generated"`` (a deploy asks the org to generate one, which is then read back
+#: from the component of type ``secret_type``).
+SecretRotation = Literal["none", "generated"]
 
 
 class AppKind(Protocol):
@@ -47,8 +56,10 @@ class AppKind(Protocol):
     component_types: tuple[str, ...]
     #: Longest API name Salesforce accepts for it.
     api_name_max: int
-    #: Whether a new consumer secret can be deployed to an existing app.
-    consumer_secret_settable_after_create: bool
+    #: How an existing app gets a new consumer secret.
+    secret_rotation: SecretRotation
+    #: The metadata type whose ``consumerSecret`` a read returns (with ``"generated"``).
+    secret_type: str
     #: Whether an org may refuse to create one (then plan asks the org with a check-only deploy).
     creation_may_be_refused: bool
     #: Whether its JWT logins carry the org's My Domain URL as audience (else the login host).

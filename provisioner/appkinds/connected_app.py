@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from provisioner.appkinds.base import Material
+from provisioner.appkinds.base import Material, SecretRotation
 from provisioner.metadata.build import (
     CONNECTED_APP,
     IP_RELAXATION,
@@ -62,7 +62,9 @@ class ConnectedAppKind:
     component_types: tuple[str, ...] = (CONNECTED_APP,)
     # Field Reference, "ConnectedApplication": Name, length 80.
     api_name_max = 80
-    consumer_secret_settable_after_create = False
+    # The Metadata API documents no way to give an existing Connected App a new secret.
+    secret_rotation: SecretRotation = "none"
+    secret_type = CONNECTED_APP
     creation_may_be_refused = True
     audience_is_my_domain = False
     spec_warning: str | None = (

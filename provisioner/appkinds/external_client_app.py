@@ -9,8 +9,12 @@ Apps made by metadata use any names (public sfdx projects retrieve ``XGlblOAuth`
 ``XOAuthSettings``; Salesforce itself generates ``..._defaultPolicy`` policies), so a child is
 found by the parent it names (``externalClientApplication``) when the Setup name is not there,
 and an existing app is updated under the names it has.
-Its JWT logins carry the org's My Domain URL as audience, and a new consumer secret can be set on
-an existing app's global OAuth settings.
+Its JWT logins carry the org's My Domain URL as audience. A consumer secret is chosen only when
+the app is created; an existing app gets a new one by the documented route: its global OAuth
+settings are deployed with ``shouldRotateConsumerSecret``, Salesforce generates the secret, and a
+read of those settings returns it (the org setting "Allow Access to OAuth Consumer Secrets via
+Metadata API" and, for developer roles, the user permission "View External Client Apps Consumer
+Secrets in Metadata" allow both).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from provisioner.appkinds.base import Material
+from provisioner.appkinds.base import Material, SecretRotation
 from provisioner.metadata.build import (
     ECA_GLOBAL,
     ECA_HEADER,
@@ -103,7 +107,8 @@ class ExternalClientAppKind:
     component_types: tuple[str, ...] = TYPES
     # An ECA's API name holds 40 characters (Setup's limit for the External Client App name).
     api_name_max = 40
-    consumer_secret_settable_after_create = True
+    secret_rotation: SecretRotation = "generated"
+    secret_type = ECA_GLOBAL
     creation_may_be_refused = False
     audience_is_my_domain = True
     spec_warning: str | None = None
@@ -137,6 +142,8 @@ class ExternalClientAppKind:
         if cert is not None:
             global_oauth["certificate"] = cert
         global_oauth.update(generated_fields(app, material, placeholders))
+        if material.rotate_consumer_secret:
+            global_oauth["shouldRotateConsumerSecret"] = True
         global_oauth.update(parent)
         global_oauth["label"] = names[ECA_GLOBAL]
         refresh = policies.refresh_token

@@ -298,31 +298,45 @@ def _desired(paths: tuple[Path, ...]) -> Desired:
 Examples:
   provisioner rotate specs/ --app workflow-integration
   provisioner rotate specs/ --all --auto-approve
+  provisioner rotate specs/ --app workflow-integration --consumer-secret
 """)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--app", "apps", multiple=True, help="The app (metadata.name) to rotate; repeatable.")
 @click.option("--all", "rotate_all", is_flag=True, help="Rotate every app that has a certificate.")
+@click.option("--consumer-secret", "consumer_secret", is_flag=True,
+              help="Rotate the consumer secret instead of the key: Salesforce generates it, "
+                   "provisioner reads it back and writes it to the OAuth2 credentials (which "
+                   "then need Connect again).")
 @_apply_flags
-def rotate(paths: tuple[Path, ...], apps: tuple[str, ...], rotate_all: bool, auto_approve: bool,
+def rotate(paths: tuple[Path, ...], apps: tuple[str, ...], rotate_all: bool,
+           consumer_secret: bool, auto_approve: bool,
            verify_timeout: float, fmt: str, state_path: Path, prune: bool,
            allow_plaintext_secrets: bool, orgs: tuple[str, ...]) -> None:
-    """Force a new key and certificate now (verified, rolled back if the login fails).
+    """Force a new key and certificate now (verified, rolled back if the login fails), or with
+    --consumer-secret a new consumer secret.
 
     Apply rotates on its own when rotateBeforeDays or maxAgeDays says a key is due; use rotate
     after a suspected leak or to test the procedure.
     """
-    from provisioner.engine.selection import select_rotation
+    from provisioner.engine.selection import select_rotation, select_secret_rotation
 
-    chosen = select_rotation(_desired(paths), apps, every=rotate_all)
+    desired = _desired(paths)
+    if consumer_secret:
+        chosen = select_secret_rotation(desired, apps, every=rotate_all)
+    else:
+        chosen = select_rotation(desired, apps, every=rotate_all)
     for name, why in chosen.skipped:
         click.echo(f"not rotating app {name}: {why}", err=True)
     if not chosen.apps:
+        if consumer_secret:
+            raise UsageError("no app to rotate: none of the apps can get a new consumer secret",
+                             "use appType: externalClientApp")
         raise UsageError("no app to rotate: none of the apps has a certificate",
                          "add spec.certificate to an app")
     # Only the rotated apps are touched: other pending changes wait for apply.
+    forced = {"force_secret" if consumer_secret else "force_rotate": chosen.apps}
     options = _options(state_path, prune, allow_plaintext_secrets, orgs,
-                       verify_timeout=verify_timeout, force_rotate=chosen.apps,
-                       target_apps=chosen.apps)
+                       verify_timeout=verify_timeout, target_apps=chosen.apps, **forced)
     _apply(paths, options, auto_approve, fmt, command="rotate")
 
 

@@ -38,6 +38,7 @@ class RunOptions:
     verify_timeout: float = 600.0
     deploy_timeout: float = 1800.0
     force_rotate: frozenset[str] = frozenset()
+    force_secret: frozenset[str] = frozenset()
     prune: bool = False
     destroy: frozenset[str] = frozenset()
     allow_plaintext_secrets: bool = False

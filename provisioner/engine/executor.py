@@ -22,6 +22,7 @@ from provisioner.engine.statewriter import (
     StateWriter,
     apply_deploy,
     apply_rollback,
+    apply_secret_read,
     apply_unverified,
     deploy_facts,
     rollback_facts,
@@ -32,9 +33,15 @@ from provisioner.journal import Journal, JournalStep
 from provisioner.keys import KeyRequest
 from provisioner.model import AppSpec
 from provisioner.plan.types import AppChange, Plan
+from provisioner.secret import Secret
 from provisioner.state import AppState, State
 
 _DEPLOYING = ("create", "update", "rotate", "replace")
+_SECRET_HINT = (
+    "turn on the org setting 'Allow Access to OAuth Consumer Secrets via Metadata API' (and give "
+    "the deploy user 'View External Client Apps Consumer Secrets in Metadata'), then run apply "
+    "again: it asks the org for another secret and reads it back; the OAuth2 credential keeps "
+    "the old secret until then and cannot connect")
 
 
 class Executor:
@@ -49,6 +56,8 @@ class Executor:
         self.material = Generated()
         #: each app's state before this run's deploy (what a rollback restores).
         self.before: dict[str, AppState] = {}
+        #: existing apps whose deploy asks the org for a new consumer secret (read back after).
+        self.org_generated_secrets: set[str] = set()
 
     # -- generation ----------------------------------------------------------------------------
     def generate(self, plan: Plan) -> None:
@@ -68,7 +77,10 @@ class Executor:
                 ))
             if change.action in ("create", "replace"):
                 self.material.consumer_keys[app.name] = keys.consumer_key()
-            if change.new_consumer_secret:
+            if change.new_consumer_secret and change.action not in ("create", "replace"):
+                # An existing app: the org generates the secret; it is read back after the deploy.
+                self.org_generated_secrets.add(app.name)
+            elif change.new_consumer_secret:
                 secret = keys.consumer_secret()
                 self.material.consumer_secrets[app.name] = secret
                 self.ctx.observe(MaterialMade(app.name, "consumer secret", secret))
@@ -99,14 +111,20 @@ class Executor:
 
     def _deploy(self, org_name: str, components: Sequence[Any],
                 destructive: Sequence[tuple[str, str]] = ()) -> Any:
-        """One deploy to ``org_name``, polled with backoff, its progress shown."""
+        """One deploy to ``org_name``, polled with backoff, its progress shown. App headers among
+        ``destructive`` are deleted after everything else (their children first), which works
+        whether or not the org deletes an app's children with it."""
+        from provisioner.appkinds import kinds
         from provisioner.metadata.package import deploy_zip
         from provisioner.salesforce.deploy import PollPolicy, deploy
 
         org = self.ctx.desired.orgs[org_name]
+        headers = {k.header_type for k in kinds().values() if len(k.component_types) > 1}
         return deploy(
             self.ctx.connection(org_name),
-            deploy_zip(list(components), org.api_version, destructive=destructive),
+            deploy_zip(list(components), org.api_version,
+                       destructive=[d for d in destructive if d[0] not in headers],
+                       destructive_post=[d for d in destructive if d[0] in headers]),
             poll=PollPolicy(timeout=self.ctx.options.deploy_timeout),
             on_progress=lambda p: self.ctx.observe(DeployPolled(
                 org_name, p.deploy_id, p.status, p.components_deployed, p.components_total,
@@ -148,9 +166,11 @@ class Executor:
             app = desired.apps[change.app]
             consumer_key = self.material.consumer_keys.get(app.name)
             secret = self.material.consumer_secrets.get(app.name)
+            org_secret = app.name in self.org_generated_secrets
             pem = self._certificate_for(app)
             components.extend(self._components(
-                app, certificate_pem=pem, consumer_key=consumer_key, consumer_secret=secret))
+                app, certificate_pem=pem, consumer_key=consumer_key, consumer_secret=secret,
+                rotate_consumer_secret=org_secret))
             live_key = self.snap.apps.get(app.name)
             facts = deploy_facts(
                 action=change.action, api_name=app.api_name, app_type=app.app_type,
@@ -158,6 +178,7 @@ class Executor:
                 certificate_pem=pem if app.name in self.material.keys else None,
                 consumer_secret_fingerprint=secret.fingerprint() if secret else None,
                 reason="; ".join(change.rotate_reasons) or None,
+                consumer_secret_rotated=org_secret,
             )
             steps.append((app.name, change.action, facts))
         ids = [self.journal.record_intent(JournalStep("deploy", org=org_name, app=name, facts=facts))
@@ -198,6 +219,40 @@ class Executor:
                 self.journal.mark_done(step_id, {"deployId": result.deploy_id})
 
         self.writer.update(record)
+        self._read_back_secrets(org_name, [n for n, _, _ in steps
+                                           if n in self.org_generated_secrets])
+
+    def _read_back_secrets(self, org_name: str, names: Sequence[str]) -> None:
+        """Read the consumer secrets the org generated in this run's deploy; an app whose secret
+        cannot be read is a failure (its OAuth2 records are then not written)."""
+        from provisioner.appkinds import app_kind
+        from provisioner.salesforce.reader import read_components
+
+        for name in names:
+            app = self.ctx.desired.apps[name]
+            kind = app_kind(app.app_type)
+            live = self.snap.apps.get(name)
+            full_name = (live.names.get(kind.secret_type) if live is not None else None) or (
+                kind.component_names(app.api_name)[kind.secret_type])
+            what = f"the consumer secret org {org_name!r} generated for app {name!r}"
+            try:
+                found = read_components(self.ctx.connection(org_name), kind.secret_type,
+                                        [full_name])
+            except ProvisionerError as exc:
+                self.result.failures.append(RemoteError(
+                    f"reading {what} failed: {exc.message}", _SECRET_HINT))
+                continue
+            component = found.get(full_name)
+            value = component.fields.get("consumerSecret") if component is not None else None
+            if not isinstance(value, Secret) or not value.reveal():
+                self.result.failures.append(RemoteError(
+                    f"{what} was not returned by a read of {kind.secret_type} {full_name}",
+                    _SECRET_HINT))
+                continue
+            self.material.consumer_secrets[name] = value
+            self.ctx.observe(MaterialMade(name, "consumer secret", value))
+            self.writer.update(functools.partial(apply_secret_read, app=name,
+                                                 fingerprint=value.fingerprint()))
 
     # -- verification --------------------------------------------------------------------------
     def verify_org(self, org_name: str, changes: Sequence[AppChange]) -> set[str]:

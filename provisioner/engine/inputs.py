@@ -66,6 +66,8 @@ class PlanInputs:
     now: datetime
     creation_refused: Mapping[str, str] = field(default_factory=dict)
     force_rotate: frozenset[str] = frozenset()
+    #: Apps whose consumer secret is rotated now (``rotate --consumer-secret``).
+    force_secret: frozenset[str] = frozenset()
     prune: bool = False
     destroy: frozenset[str] = frozenset()
     spec_files: tuple[tuple[str, str], ...] = ()

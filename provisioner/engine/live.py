@@ -228,6 +228,7 @@ def plan_inputs(
         now=ctx.now(),
         creation_refused=snap.creation_refused,
         force_rotate=ctx.options.force_rotate,
+        force_secret=ctx.options.force_secret,
         prune=ctx.options.prune,
         destroy=ctx.options.destroy,
         spec_files=tuple((str(p), file_digest(p)) for p in spec_files),

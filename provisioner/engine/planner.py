@@ -177,8 +177,8 @@ class Planner:
             reason = self._write_reason(app, cred, st)
             if reason:
                 return (f"the OAuth2 credential {credential_key(cred)!r} {reason} and writing it "
-                        "needs the consumer secret, which Salesforce never returns and "
-                        "provisioner never stores: a new one is set")
+                        "needs the consumer secret, which provisioner never stores: a new one "
+                        "is set")
         return None
 
     def plan_app(self, app: AppSpec) -> _AppDecision:
@@ -244,17 +244,22 @@ class Planner:
                 "and the JWT login verification")
         reasons = self._rotation_reasons(app, st, live.view)
         secret_reason = self._needs_new_secret(app, st)
+        if secret_reason is None and app.name in inp.force_secret:
+            secret_reason = "consumer secret: forced (provisioner rotate --consumer-secret)"
         kind = app_kind(app.app_type)
-        if secret_reason and not kind.consumer_secret_settable_after_create:
+        if secret_reason and kind.secret_rotation == "none":
             self.errors.append(
                 f"{app.source}: app {app.name!r}: {secret_reason.replace(': a new one is set', '')}"
-                f"; a {kind.label}'s consumer secret cannot be set through the Metadata API "
-                f"after creation: move the app to appType: {DEFAULT_TYPE}, or drop the oauth2 "
-                "credential"
+                f"; the Metadata API gives an existing {kind.label} no new consumer secret: "
+                f"move the app to appType: {DEFAULT_TYPE}, or drop the oauth2 credential"
             )
             secret_reason = None
         if secret_reason:
             reasons.append(secret_reason)
+            notes.append(
+                "Salesforce generates the new consumer secret (shouldRotateConsumerSecret) and "
+                "provisioner reads it back through the Metadata API, which needs the org setting "
+                "'Allow Access to OAuth Consumer Secrets via Metadata API'")
         action = "rotate" if reasons else ("update" if changes else "no-op")
         change = base(
             action, changes=tuple(changes), rotate_reasons=tuple(reasons),

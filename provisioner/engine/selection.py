@@ -59,6 +59,24 @@ def select_rotation(desired: Desired, names: Iterable[str], *, every: bool) -> S
                      tuple((n, "it has no certificate") for n in without))
 
 
+def select_secret_rotation(desired: Desired, names: Iterable[str], *, every: bool
+                           ) -> Selection:
+    """The apps whose consumer secret to rotate: only kinds that can get a new one."""
+    from provisioner.appkinds import app_kind
+
+    picked = select_apps(desired, names, every=every, verb="rotate")
+    cannot = sorted(n for n in picked.apps
+                    if app_kind(desired.apps[n].app_type).secret_rotation == "none")
+    if cannot and not every:
+        kinds = sorted({app_kind(desired.apps[n].app_type).label for n in cannot})
+        raise UsageError(
+            f"app {', '.join(cannot)} cannot get a new consumer secret: the Metadata API gives "
+            f"an existing {', '.join(kinds)} none",
+            "move the app to appType: externalClientApp, or pick another app")
+    return Selection(picked.apps - set(cannot),
+                     tuple((n, "its app type cannot get a new consumer secret") for n in cannot))
+
+
 def check_targets(desired: Desired, state: State, orgs: Collection[str],
                   apps: Collection[str]) -> None:
     """Refuse ``--org``/``--app`` names that no spec (or, for apps, the state) knows."""

@@ -50,8 +50,13 @@ def deploy_facts(
     certificate_pem: str | None,
     consumer_secret_fingerprint: str | None,
     reason: str | None,
+    consumer_secret_rotated: bool = False,
 ) -> dict[str, str | None]:
-    """The journal facts of an app's deploy: enough to put it in state if the run dies after."""
+    """The journal facts of an app's deploy: enough to put it in state if the run dies after.
+
+    ``consumer_secret_rotated``: the deploy asks the org to generate a new consumer secret, so
+    the one state knows is void until it is read back.
+    """
     return {
         "action": action,
         "apiName": api_name,
@@ -59,6 +64,7 @@ def deploy_facts(
         "consumerKey": consumer_key,
         "certificatePem": certificate_pem,
         "consumerSecretFingerprint": consumer_secret_fingerprint,
+        "consumerSecretRotated": "true" if consumer_secret_rotated else None,
         "reason": reason,
     }
 
@@ -78,7 +84,8 @@ def apply_deploy(state: State, app: str, org: str, facts: Mapping[str, object], 
         consumer_key=consumer_key,
         created_at=old.created_at if old is not None and facts.get("action") != "replace" else at,
         consumer_secret_fingerprint=str(secret_fp) if secret_fp else (
-            old.consumer_secret_fingerprint if old else None),
+            None if facts.get("consumerSecretRotated") else (
+                old.consumer_secret_fingerprint if old else None)),
         certificate=cert,
         previous_certificate=(old.certificate if rotated and old else (
             old.previous_certificate if old else None)),
@@ -87,6 +94,13 @@ def apply_deploy(state: State, app: str, org: str, facts: Mapping[str, object], 
         credentials=dict(old.credentials) if old is not None else {},
     )
     state.apps[app] = new
+
+
+def apply_secret_read(state: State, app: str, fingerprint: str) -> None:
+    """Record the fingerprint of the consumer secret the org generated and returned."""
+    old = state.apps.get(app)
+    if old is not None:
+        state.apps[app] = replace(old, consumer_secret_fingerprint=fingerprint)
 
 
 def rollback_facts(

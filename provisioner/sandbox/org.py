@@ -23,6 +23,7 @@ from provisioner.fsutil import atomic_write
 
 from . import catalog as c
 from .seed import (
+    SecretBox,
     SeedError,
     bootstrap_components,
     ensure_bootstrap_key,
@@ -77,12 +78,14 @@ class Org:
         self.counters: collections.Counter[str] = collections.Counter()
         path = state_dir / STATE_FILE
         self.data: dict[str, Any] = {}
+        self.box: SecretBox | None = None
         if readonly:
             # For inspecting a state dir another process may be serving: never write to it.
             self.bootstrap_key_path = state_dir / "bootstrap-key.pem"
             self.data = json.loads(path.read_text(encoding="utf-8"))
             return
         self.bootstrap_key_path, certificate = ensure_bootstrap_key(state_dir)
+        self.box = SecretBox.in_dir(state_dir)
         if path.exists():
             try:
                 self.data = json.loads(path.read_text(encoding="utf-8"))
@@ -106,7 +109,7 @@ class Org:
             "users": seed_users(seed), "components": {}, "sessions": {}, "refreshTokens": {},
             "jobs": {}, "bootstrap": {},
         }
-        store = Store(data, self.clock, 0.0, data["users"][0]["id"])
+        store = Store(data, self.clock, 0.0, data["users"][0]["id"], box=self.box)
         creation_disabled = settings["connectedAppCreationDisabled"]
         settings["connectedAppCreationDisabled"] = False  # seeding may add any app
         comps = bootstrap_components(seed, certificate) + list(seed.get("components") or [])
@@ -145,7 +148,7 @@ class Org:
         """A Store over the live state, under the lock; saved afterwards if ``write``."""
         with self.lock:
             yield Store(self.data, self.clock, self.propagation_delay,
-                        user["id"] if user else "", self.may_see_secrets(user))
+                        user["id"] if user else "", self.may_see_secrets(user), self.box)
             if write:
                 self.save()
 
@@ -270,7 +273,7 @@ class Org:
         consumer secret). For an External Client App it holds the whole family.
         """
         with self.lock:
-            store = Store(self.data, self.clock, 0.0)
+            store = Store(self.data, self.clock, 0.0, may_see_secrets=False)
             comps: dict[str, Any] = {}
             if store.get(c.CONNECTED_APP, api_name) is not None:
                 app_type = c.CONNECTED_APP

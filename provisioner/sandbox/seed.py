@@ -24,6 +24,7 @@ from cryptography.x509.oid import NameOID
 from .tlsgen import write_private
 
 BOOTSTRAP_KEY_FILE = "bootstrap-key.pem"
+SECRET_BOX_FILE = "secret-box.key"
 
 
 class SeedError(ValueError):
@@ -73,6 +74,34 @@ def check_password(password: str, stored: str | None) -> bool:
 def secret_hash(secret: str) -> str:
     """Consumer secrets are random, so a plain SHA-256 is enough to compare without storing them."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class SecretBox:
+    """Consumer secrets the org must return on read, sealed at rest (as Salesforce keeps them):
+    the org file holds only ciphertext, the key is a 0600 file beside it."""
+
+    def __init__(self, key: bytes) -> None:
+        from cryptography.fernet import Fernet
+
+        self._fernet = Fernet(key)
+
+    @classmethod
+    def in_dir(cls, state_dir: Path) -> SecretBox:
+        """The state dir's box, its key made once."""
+        from cryptography.fernet import Fernet
+
+        path = state_dir / SECRET_BOX_FILE
+        if not path.exists():
+            write_private(path, Fernet.generate_key())
+        return cls(path.read_bytes().strip())
+
+    def seal(self, value: str) -> str:
+        """Ciphertext of ``value``."""
+        return self._fernet.encrypt(value.encode()).decode()
+
+    def open(self, sealed: str) -> str:
+        """The value sealed in ``sealed``."""
+        return self._fernet.decrypt(sealed.encode()).decode()
 
 
 def ensure_bootstrap_key(state_dir: Path) -> tuple[Path, str]:

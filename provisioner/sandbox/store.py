@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import catalog as c
-from .seed import new_id, secret_hash
+from .seed import SecretBox, new_id, secret_hash
 from .validation import Problem, validate
 
 STANDARD_PROFILES = {"System Administrator", "Standard User", "Integration User",
@@ -53,12 +53,15 @@ class Store:
     """Component operations over the org state dict (see module docstring)."""
 
     def __init__(self, data: dict[str, Any], clock: Callable[[], float], delay: float,
-                 user_id: str = "", may_see_secrets: bool = True) -> None:
+                 user_id: str = "", may_see_secrets: bool = True,
+                 box: SecretBox | None = None) -> None:
         self.data = data
         self.clock = clock
         self.delay = delay
         self.user_id = user_id
         self.may_see_secrets = may_see_secrets
+        #: Seals the External Client App secrets reads return; without it none are kept.
+        self.box = box
 
     # -- the validation.Context protocol --------------------------------------------------
     def profiles(self) -> set[str]:
@@ -136,11 +139,19 @@ class Store:
         part = oauth_part(type_name, md)
         if part is not None:
             secret = part.pop("consumerSecret", None)
-            if existing is None:
-                part.setdefault("consumerKey", "3MVG9" + _random_alnum(80))
+            # An action, not a setting: Salesforce generates a new secret (documented for the
+            # global OAuth settings of an External Client App).
+            rotate = part.pop("shouldRotateConsumerSecret", None) in (True, "true")
+            if existing is None or rotate:
+                if existing is None:
+                    part.setdefault("consumerKey", "3MVG9" + _random_alnum(80))
                 # Salesforce always has a secret; one nobody was told is as good as none.
-                rec["secretHash"] = secret_hash(str(secret or _random_alnum(64)))
-            else:
+                value = str(secret or _random_alnum(64))
+                rec["secretHash"] = secret_hash(value)
+                if type_name == c.ECA_GLOBAL and self.box is not None:
+                    # Kept (sealed) to be returned by reads, as Salesforce does for these.
+                    rec["sealedSecret"] = self.box.seal(value)
+            if existing is not None:
                 old = oauth_part(type_name, existing["metadata"]) or {}
                 if old.get("consumerKey"):
                     part["consumerKey"] = old["consumerKey"]
@@ -178,7 +189,11 @@ class Store:
             if oauth.get("scopes"):
                 oauth["scopes"] = c.canonical_scopes(oauth["scopes"])
         if type_name == c.ECA_GLOBAL:
+            # Returned to whoever may read these settings at all (the org setting and the user
+            # permission; see may_see_secrets), as the Metadata API guide describes.
             md.pop("consumerSecret", None)
+            if self.may_see_secrets and self.box is not None and rec.get("sealedSecret"):
+                md["consumerSecret"] = self.box.open(rec["sealedSecret"])
         if not self.data["org"]["settings"].get("certificatesReadable", True):
             md.pop("certificate", None)  # ECA global settings
             if isinstance(oauth, dict):

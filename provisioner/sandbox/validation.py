@@ -116,11 +116,13 @@ def _consumer_key(md: dict[str, Any], type_name: str, name: str, existing: bool,
             out.append(Problem("FIELD_INTEGRITY_EXCEPTION",
                                "consumerKey: must be 8-256 alphanumeric characters", "consumerKey"))
     if secret is not None:
-        # An External Client App's global OAuth settings may be redeployed with a new consumer
-        # secret (how a lost or leaked secret is replaced); a Connected App's is create-only.
-        if existing and type_name != "ExtlClntAppGlobalOauthSettings":
+        # A chosen secret is documented for a new app only; an existing External Client App
+        # gets a new one through shouldRotateConsumerSecret (docs/salesforce-behaviour.md).
+        if existing:
+            hint = ("; deploy shouldRotateConsumerSecret to have a new one generated"
+                    if type_name == "ExtlClntAppGlobalOauthSettings" else "")
             out.append(Problem("FIELD_INTEGRITY_EXCEPTION",
-                               "consumerSecret: can only be set when the app is created",
+                               "consumerSecret: can only be set when the app is created" + hint,
                                "consumerSecret"))
         elif not re.match(r"^[A-Za-z0-9]{8,256}$", str(secret)):
             out.append(Problem("FIELD_INTEGRITY_EXCEPTION",

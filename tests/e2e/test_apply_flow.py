@@ -176,3 +176,31 @@ def test_after_rotation_the_servers_test_signs_in_with_the_new_key(e2e: E2E) -> 
     # Provisioner's verification and the server's own sign-in with the new key.
     assert rotated.sessions.count((INTEGRATION_USER, APP)) == 2
     assert e2e.export_decrypted()[jwt_id]["data"].get("accessToken") != cached
+
+
+def test_consumer_secret_rotation_goes_the_documented_route_and_reaches_the_oauth2_record(
+    e2e: E2E, api: Api
+) -> None:
+    from provisioner.sandbox.seed import secret_hash
+
+    assert e2e.apply().code == 0
+    jwt_id, oauth_id = e2e.record_id(e2e.jwt_name), e2e.record_id(e2e.oauth_name)
+    old = e2e.export_decrypted()[oauth_id]["data"]["clientSecret"]
+
+    rotated = e2e.cli("rotate", e2e.specs, "--app", APP, "--consumer-secret", "--auto-approve")
+    assert rotated.code == 0, rotated
+    assert "consumer secret: forced (provisioner rotate --consumer-secret)" in rotated.stdout
+    assert "shouldRotateConsumerSecret" in rotated.stdout
+    assert rotated.org_writes() == ["deploy"]  # the key is not touched: one deploy, no rollback
+    # Only the OAuth2 record is written, in place.
+    assert [(c.method, c.path) for c in rotated.record_writes()] == [
+        ("PATCH", f"/api/v1/credentials/{oauth_id}")]
+    new = e2e.export_decrypted()[oauth_id]["data"]["clientSecret"]
+    assert new != old
+    with e2e.org() as org:
+        glob = next(rec for rec in org.org.data["components"]["ExtlClntAppGlobalOauthSettings"]
+                    .values() if rec["metadata"]["externalClientApplication"] == APP)
+        # The org generated it (the deploy sent none) and the record holds exactly it.
+        assert glob["secretHash"] == secret_hash(new) != secret_hash(old)
+    assert e2e.app_state()["consumerSecretFingerprint"] == Secret(new).fingerprint()
+    assert api.get(jwt_id) is not None and e2e.plan().code == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from provisioner.engine.run import apply, compute_plan
+from provisioner.secret import Secret
 from provisioner.workflow2.atrest import encrypt_data
 from tests.engine.conftest import Lines, Workspace, approve, records, running_org
 
@@ -115,8 +116,9 @@ def test_an_app_with_foreign_child_names_is_adopted_updated_and_destroyed_in_pla
     plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
     (app,) = plan.apps
     # Read whole under its own names: only the label differs, plus the adoption's new key.
-    assert app.action == "rotate" and app.notes == (
-        "adopting an app that exists in the org but not in state",)
+    assert app.action == "rotate" and app.notes[0] == (
+        "adopting an app that exists in the org but not in state")
+    assert app.new_consumer_secret and "shouldRotateConsumerSecret" in app.notes[1]
     assert [(c.field, c.before, c.after) for c in app.changes] == [
         ("label", "Made Elsewhere", "Billing")]
 
@@ -125,6 +127,15 @@ def test_an_app_with_foreign_child_names_is_adopted_updated_and_destroyed_in_pla
     assert result.verified == ["billing"]
     # Updated in place: still one child of each type, under the names it had.
     assert _children(ws) == {t: [n] for t, n in FOREIGN.items()}
+    # The secret the org generated for the adopted app was read back (from the foreign-named
+    # global settings) and is the one state now knows.
+    with running_org(ws) as server:
+        rec = server.org.data["components"]["ExtlClntAppGlobalOauthSettings"][
+            FOREIGN["ExtlClntAppGlobalOauthSettings"]]
+        assert server.org.box is not None
+        generated = Secret(server.org.box.open(rec["sealedSecret"]))
+    state = json.loads(ws.state_path.read_text())
+    assert state["apps"]["billing"]["consumerSecretFingerprint"] == generated.fingerprint()
     assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
 
     destroyed = apply(ws.paths(), ws.options(destroy=frozenset({"billing"})), Lines(), approve)[1]

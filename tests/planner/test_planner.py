@@ -28,7 +28,7 @@ from tests.planner.builder import (
 
 JWT, OAUTH = "wf/billing (JWT)", "wf/billing (OAuth2)"
 NEEDS_KEY = "and writing it needs the private key, which provisioner never stores"
-NEEDS_SECRET = ("and writing it needs the consumer secret, which Salesforce never returns and "
+NEEDS_SECRET = ("and writing it needs the consumer secret, which "
                 "provisioner never stores: a new one is set")
 
 Change = Callable[[Scenario], Scenario]
@@ -249,11 +249,17 @@ def test_app_actions(tmp_path: Path, case: AppCase) -> None:
         assert change.changes == case.changes and change.rotate_reasons == ()
 
 
+SECRET_NOTE = (
+    "Salesforce generates the new consumer secret (shouldRotateConsumerSecret) and provisioner "
+    "reads it back through the Metadata API, which needs the org setting 'Allow Access to OAuth "
+    "Consumer Secrets via Metadata API'")
+
+
 def test_adopting_an_app_rotates_its_unknown_certificate(tmp_path: Path) -> None:
     s = converged(tmp_path).without_state()
     change = app(plan_of(s))
     assert change.action == "rotate"
-    assert change.notes == ("adopting an app that exists in the org but not in state",)
+    assert change.notes == ("adopting an app that exists in the org but not in state", SECRET_NOTE)
     assert change.rotate_reasons[0].startswith("certificate foreign")
     assert (change.new_certificate, change.new_consumer_secret) == (True, True)
 
@@ -284,8 +290,8 @@ def test_connected_app_secret_cannot_be_set_after_create(tmp_path: Path) -> None
     with pytest.raises(PlanError) as info:
         plan_of(s)
     assert (f"the OAuth2 credential {OAUTH!r} is missing and writing it needs the consumer "
-            "secret, which Salesforce never returns and provisioner never stores; a Connected "
-            "App's consumer secret cannot be set through the Metadata API after creation"
+            "secret, which provisioner never stores; the Metadata API gives an existing "
+            "Connected App no new consumer secret: move the app to appType: externalClientApp"
             ) in info.value.message
 
 

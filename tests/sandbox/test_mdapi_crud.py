@@ -34,7 +34,8 @@ def test_eca_family_create_read_list_update_delete(sandbox: SandboxServer, sf: S
                                                                  "Local")
     glob = md.ExtlClntAppGlobalOauthSettings.read(["Workflow_Jwt_glbloauth"])
     assert glob.consumerKey == "WorkflowJwtKey01"
-    assert glob.consumerSecret is None  # never read back
+    # Returned to a user who may read these settings (org setting + user permission).
+    assert glob.consumerSecret == "SecretWorkflowJwtKey01"
     assert glob.certificate.strip() == cert.strip()
     oauth = md.ExtlClntAppOauthSettings.read(["Workflow_Jwt_oauth"])
     assert oauth.commaSeparatedOauthScopes == "Api,RefreshToken"  # OfflineAccess folded
@@ -152,24 +153,44 @@ def test_item_errors_required_enum_duplicate_missing(sf: Salesforce) -> None:
             [comps["ExtlClntAppOauthConfigurablePolicies"]])
 
 
-def test_consumer_secret_create_only_for_connected_apps(
+def test_consumer_secret_is_chosen_on_create_and_generated_on_rotation(
         sandbox: SandboxServer, sf: Salesforce) -> None:
-    # An External Client App's global OAuth settings take a new secret (secret replacement) ...
+    # An existing External Client App refuses a chosen secret ...
     create_eca(sf, "Sec_App", key="SecAppKey0001", cert=None)
+    md = sf.mdapi
+    assert md.ExtlClntAppGlobalOauthSettings.read(["Sec_App_glbloauth"]).consumerSecret == (
+        "SecretSecAppKey0001")
     glob = eca_components(sf, "Sec_App", key="SecAppKey0001", cert=None)[
         "ExtlClntAppGlobalOauthSettings"]
     glob.consumerKey = None
     glob.consumerSecret = "ReplacedSecret0001"
-    sf.mdapi.ExtlClntAppGlobalOauthSettings.update([glob])  # simple-salesforce raises on failure
-    assert sf.mdapi.ExtlClntAppGlobalOauthSettings.read(["Sec_App_glbloauth"]).consumerSecret is None
-    # ... a Connected App's secret is settable on create only.
+    with pytest.raises(Exception, match="can only be set when the app is created; deploy "
+                                        "shouldRotateConsumerSecret"):
+        md.ExtlClntAppGlobalOauthSettings.update([glob])
+    # ... and generates one when asked (the documented route); a read returns the new one, and
+    # the flag is an action, not a stored setting.
+    glob.consumerSecret = None
+    glob.shouldRotateConsumerSecret = True
+    md.ExtlClntAppGlobalOauthSettings.update([glob])
+    after = md.ExtlClntAppGlobalOauthSettings.read(["Sec_App_glbloauth"])
+    assert after.consumerSecret and after.consumerSecret != "SecretSecAppKey0001"
+    assert len(after.consumerSecret) == 64 and after.shouldRotateConsumerSecret is None
+    assert after.consumerKey == "SecAppKey0001"
+    saved = (sandbox.state_dir / "org.json").read_text()
+    assert after.consumerSecret not in saved and "SecretSecAppKey0001" not in saved  # sealed
+    # Without the org setting, the settings (and so the secret) cannot be read at all.
+    sandbox.org.set_setting("oauthConsumerSecretsViaMetadataApi", False)
+    with pytest.raises(Exception, match=r"INSUFFICIENT_ACCESS"):
+        md.ExtlClntAppGlobalOauthSettings.read(["Sec_App_glbloauth"])
+    sandbox.org.set_setting("oauthConsumerSecretsViaMetadataApi", True)
+    # A Connected App's secret is settable on create only.
     sandbox.org.set_setting("connectedAppCreationDisabled", False)
     app = connected_app(sf, "Sec_Legacy", key="SecLegacyKey01")
-    sf.mdapi.ConnectedApp.create([app])
+    md.ConnectedApp.create([app])
     app.oauthConfig.consumerKey = None
     app.oauthConfig.consumerSecret = "ReplacedSecret0002"
     with pytest.raises(Exception, match="consumerSecret: can only be set when the app is created"):
-        sf.mdapi.ConnectedApp.update([app])
+        md.ConnectedApp.update([app])
 
 
 def test_more_than_ten_components_is_a_fault(sf: Salesforce) -> None:
