@@ -55,6 +55,11 @@ def _error(exc: OAuthError) -> Response:
 CLIENT_INVALID = OAuthError("invalid_client_id", "client identifier invalid")
 BAD_ASSERTION = OAuthError("invalid_grant", "invalid assertion")
 NOT_APPROVED = OAuthError("invalid_grant", "user hasn't approved this consumer")
+#: What orgs answer an External Client App login with the wrong audience, for an app that is
+#: not admin-approved, and for a while after a new app is deployed (reported from live orgs;
+#: docs/salesforce-behaviour.md).
+# sandbox-rule: eca-app-not-found (docs/salesforce-behaviour.md)
+APP_NOT_FOUND = OAuthError("app_not_found", "External client app is not installed in this org")
 
 
 @dataclass
@@ -79,7 +84,8 @@ def resolve_client(org: Org, consumer_key: str, *, check_propagation: bool = Tru
     type_name, name = owner
     holder = store.records(type_name)[name]
     if check_propagation and org.clock() < float(holder["usableAt"]):
-        raise CLIENT_INVALID  # what Salesforce says while a new app propagates
+        # What Salesforce says while a new app propagates.
+        raise APP_NOT_FOUND if type_name == c.ECA_GLOBAL else CLIENT_INVALID
     md = holder["metadata"]
     if type_name == c.CONNECTED_APP:
         oauth = md.get("oauthConfig") or {}
@@ -93,6 +99,7 @@ def resolve_client(org: Org, consumer_key: str, *, check_propagation: bool = Tru
     plugin_name = store.child_of(c.ECA_POLICIES, eca)
     if plugin_name is not None:
         plugin = store.records(c.ECA_POLICIES)[plugin_name]["metadata"]
+        # sandbox-rule: eca-plugin-disabled (docs/salesforce-behaviour.md)
         if plugin.get("isEnabled") is False or plugin.get("isOauthPluginEnabled") is False:
             raise CLIENT_INVALID
     scopes = c.split_scopes(str(store.records(c.ECA_OAUTH)[settings_name]["metadata"].get(
@@ -105,6 +112,7 @@ def resolve_client(org: Org, consumer_key: str, *, check_propagation: bool = Tru
                   c.split_scopes(str(pol.get("commaSeparatedPermissionSet") or "")))
 
 
+# sandbox-rule: jwt-audience-setting (docs/salesforce-behaviour.md)
 def _audiences(org: Org, client: Client) -> set[str]:
     key = "ecaJwtAudience" if client.type == c.ECA else "connectedAppJwtAudience"
     mode = org.setting(key)
@@ -113,6 +121,7 @@ def _audiences(org: Org, client: Client) -> set[str]:
     return {"myDomain": {my_domain}, "loginHost": {login}}.get(mode, {my_domain, login})
 
 
+# sandbox-rule: preauthorization (docs/salesforce-behaviour.md)
 def check_access(client: Client, user: dict[str, Any]) -> None:
     """Pre-authorization: admin-approved apps need the user's profile or a permission set listed."""
     if client.admin_approved:
@@ -124,6 +133,7 @@ def check_access(client: Client, user: dict[str, Any]) -> None:
         raise NOT_APPROVED
 
 
+# sandbox-rule: jwt-exp-no-upper-bound (docs/salesforce-behaviour.md)
 def _exp(claims: dict[str, Any], now: float) -> None:
     raw = claims.get("exp")
     try:
@@ -141,6 +151,7 @@ def _verify_signature(assertion: str, client: Client, now: float) -> None:
     part = oauth_part(client.type if client.type == c.CONNECTED_APP else c.ECA_GLOBAL,
                       client.holder["metadata"]) or {}
     pem = part.get("certificate")
+    # sandbox-rule: certificate-hard-cutover (docs/salesforce-behaviour.md)
     if not pem or now < float(client.holder["certUsableAt"]):
         raise BAD_ASSERTION  # no certificate yet, or the new one has not propagated
     try:
@@ -166,8 +177,10 @@ def _jwt_bearer(org: Org, form: dict[str, str]) -> tuple[dict[str, Any], Client]
     aud = claims.get("aud")
     # One URL, as the guide describes the claim; a list (which RFC 7519 allows) is not known to
     # be accepted, so the model refuses it and clients must send one string.
+    # sandbox-rule: jwt-aud-one-string (docs/salesforce-behaviour.md)
     if not isinstance(aud, str) or aud.rstrip("/") not in _audiences(org, client):
-        raise OAuthError("invalid_grant", "audience is invalid")
+        raise APP_NOT_FOUND if client.type == c.ECA else OAuthError(
+            "invalid_grant", "audience is invalid")
     _verify_signature(assertion, client, now)
     _exp(claims, now)
     user = org.find_user(str(claims.get("sub") or ""))
@@ -175,6 +188,8 @@ def _jwt_bearer(org: Org, form: dict[str, str]) -> tuple[dict[str, Any], Client]
         raise NOT_APPROVED
     if not user["active"]:
         raise OAuthError("invalid_grant", "inactive user")
+    if client.type == c.ECA and not client.admin_approved:
+        raise APP_NOT_FOUND
     check_access(client, user)
     return user, client
 

@@ -97,7 +97,7 @@ def test_waits_through_propagation_then_succeeds(slow_org: OrgConnection) -> Non
     login = _verify(slow_org, key, material.private_key, timeout=60,
                     on_wait=settle_on_first_wait(slow_org, waits))
     assert login.attempts == 2 and len(waits) == 1
-    assert "does not know the consumer key" in waits[0].cause
+    assert "is not installed (app_not_found" in waits[0].cause  # a new ECA propagating
     assert login.username == INTEGRATION_USER and login.org_id
     assert login.audience == login.token_url == slow_org.instance_url
 
@@ -121,7 +121,7 @@ def test_short_timeout_fails_precisely(slow_org: OrgConnection, canary_key_pem: 
         _verify(slow_org, key, material.private_key, timeout=0.3)
     err = info.value
     assert "did not succeed within 0.3 s" in err.message
-    assert f"does not know the consumer key {key}" in err.message
+    assert f"consumer key {key}" in err.message and "not installed" in err.message
     assert "--verify-timeout" in (err.hint or "")
     assert_no_canary(error_text(err), material.private_key.reveal())
 
@@ -164,7 +164,7 @@ def test_refusals_from_the_org_map_to_hints(conn: OrgConnection, canary_key_pem:
             lambda: _login(
                 conn, boot.client_id, boot.username, boot_key, "https://test.salesforce.com"
             ),
-            "audience is invalid",
+            "is not installed (app_not_found",  # an External Client App's answer
             "My Domain URL",
         ),
         (
@@ -179,8 +179,8 @@ def test_refusals_from_the_org_map_to_hints(conn: OrgConnection, canary_key_pem:
         ),
         (
             lambda: _login(conn, self_auth_key, INTEGRATION_USER, self_auth.private_key),
-            "hasn't approved",
-            "approve the app once",
+            "is not installed (app_not_found",  # an ECA that is not admin-approved
+            "admin-approved",
         ),
     ]
     for attempt, fragment, hint in cases:

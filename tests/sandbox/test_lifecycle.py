@@ -70,8 +70,8 @@ def test_new_app_and_new_certificate_propagate_after_the_delay(make_sandbox: Mak
     key, cert = keypair(1)
     create_eca(sf, "Slow_App", key="SlowAppKey001", cert=cert)
     early = jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key)
-    assert early.json() == {"error": "invalid_client_id",
-                            "error_description": "client identifier invalid"}
+    assert early.json() == {"error": "app_not_found",  # an ECA; a Connected App: invalid_client_id
+                            "error_description": "External client app is not installed in this org"}
     assert srv.org.settle_propagation() >= 1
     assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key).status_code == 200
     key2, cert2 = keypair(2)

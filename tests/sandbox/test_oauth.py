@@ -57,8 +57,9 @@ def test_an_exp_far_ahead_is_accepted_as_orgs_accept_the_cli(sandbox: SandboxSer
 
 def test_a_list_audience_is_refused(sandbox: SandboxServer) -> None:
     # RFC 7519 allows a list; the guide describes one URL, so the model accepts only that.
-    resp = jwt_login(sandbox, aud=[sandbox.url])
-    assert error_of(resp) == (400, "invalid_grant", "audience is invalid")
+    resp = jwt_login(sandbox, aud=[sandbox.url])  # the bootstrap app is an ECA
+    assert error_of(resp) == (400, "app_not_found",
+                              "External client app is not installed in this org")
 
 
 def test_unknown_consumer_key_is_invalid_client_id(sandbox: SandboxServer) -> None:
@@ -93,8 +94,9 @@ def test_eca_audience_follows_the_org_setting(sandbox: SandboxServer, setting: s
     resp = jwt_login(sandbox, aud=sandbox.url if aud == "my" else aud)
     if ok:
         assert resp.status_code == 200, resp.text
-    else:
-        assert error_of(resp) == (400, "invalid_grant", "audience is invalid")
+    else:  # what orgs answer an External Client App login with the wrong audience
+        assert error_of(resp) == (400, "app_not_found",
+                                  "External client app is not installed in this org")
 
 
 def test_connected_app_audience_is_the_login_host(sandbox: SandboxServer) -> None:
@@ -128,11 +130,17 @@ def test_pre_authorization_by_profile_and_permission_set(sandbox: SandboxServer)
 def test_self_authorized_app_needs_the_users_approval(sandbox: SandboxServer) -> None:
     sf = client_for(sandbox)
     key, cert = keypair(1)
-    create_eca(sf, "Self_Auth", key="SelfAuthKey001", cert=cert, policy="AllSelfAuthorized")
-    resp = jwt_login(sandbox, "SelfAuthKey001", INTEGRATION_USER, key)
+    # A Connected App: the user's own approval lets a JWT login in.
+    sandbox.org.set_setting("connectedAppCreationDisabled", False)
+    app = connected_app(sf, "Self_Auth", key="SelfAuthKey001", cert=cert)
+    app.oauthConfig.isAdminApproved = False
+    sf.mdapi.ConnectedApp.create([app])
+    resp = jwt_login(sandbox, "SelfAuthKey001", INTEGRATION_USER, key,
+                     "https://test.salesforce.com")
     assert error_of(resp) == (400, "invalid_grant", "user hasn't approved this consumer")
     sandbox.org.approve_app(INTEGRATION_USER, "Self_Auth")
-    assert jwt_login(sandbox, "SelfAuthKey001", INTEGRATION_USER, key).status_code == 200
+    assert jwt_login(sandbox, "SelfAuthKey001", INTEGRATION_USER, key,
+                     "https://test.salesforce.com").status_code == 200
 
 
 def test_unknown_and_inactive_users(sandbox: SandboxServer) -> None:
@@ -203,3 +211,14 @@ def test_tls_is_verified_against_the_sandbox_ca(sandbox: SandboxServer,
         requests.get(f"{sandbox.url}/services/data", timeout=10, verify=True)
     assert requests.get(f"{sandbox.url}/services/data", timeout=10,
                         verify=str(sandbox.ca_file)).status_code == 200
+
+
+def test_an_eca_answers_app_not_found_for_a_wrong_audience_or_self_authorization(
+        sandbox: SandboxServer) -> None:
+    not_found = (400, "app_not_found", "External client app is not installed in this org")
+    sandbox.org.set_setting("ecaJwtAudience", "myDomain")
+    assert error_of(jwt_login(sandbox, aud="https://test.salesforce.com")) == not_found
+    key, cert = keypair(4)
+    create_eca(client_for(sandbox), "Self_App", key="SelfAppKey001", cert=cert,
+               policy="AllSelfAuthorized")
+    assert error_of(jwt_login(sandbox, "SelfAppKey001", key_pem=key)) == not_found
