@@ -35,7 +35,8 @@ from .xmlcodec import (
     parse_bool,
 )
 
-MAX_ENTRIES, MAX_UNZIPPED = 2000, 32 * 1024 * 1024
+# sandbox-rule: deploy-size-limits (docs/salesforce-behaviour.md)
+MAX_ENTRIES, MAX_UNZIPPED = 10_000, 400 * 1024 * 1024
 _JOB_LIMIT = 50
 _DESTRUCTIVE = ("destructiveChangesPre.xml", "destructiveChanges.xml", "destructiveChangesPost.xml")
 
@@ -178,6 +179,7 @@ def _process(org: Org, job: dict[str, Any]) -> dict[str, Any]:
                 path = c.TYPES[type_name].file_name(name) if type_name in c.TYPES else destructive
                 problems = store.delete(type_name, name) if type_name in c.TYPES else []
                 warn = f"No {type_name} named: {name} found" if problems else None
+                # sandbox-rule: destroy-missing-member-fails (docs/salesforce-behaviour.md)
                 if warn and not opts.get("ignoreWarnings"):
                     # A missing member is a warning, and DeployOptions.ignoreWarnings=false
                     # (the default) makes any warning fail the deploy
@@ -186,6 +188,7 @@ def _process(org: Org, job: dict[str, Any]) -> dict[str, Any]:
                     continue
                 successes.append(_message(type_name, path, name, warn, deleted=not problems,
                                           warning=bool(problems), now=now))
+    # sandbox-rule: deploy-transactional (docs/salesforce-behaviour.md)
     if failures and (opts.get("rollbackOnError", True) or not successes):
         status = "Failed"
     else:

@@ -22,7 +22,9 @@ from .validation import Problem
 from .wsdl import MD_NS, XSI_NS, schema
 from .xmlcodec import XmlError, add, child_text, children, decode, encode_into, xsi_type
 
+# sandbox-rule: api-version-range (docs/salesforce-behaviour.md)
 MIN_VERSION, MAX_VERSION = 31.0, 66.0
+# sandbox-rule: crud-ten-per-call (docs/salesforce-behaviour.md)
 CRUD_LIMIT = 10
 _PATH = re.compile(r"^/services/Soap/m/(\d+(?:\.\d+)?)(?:/.*)?$")
 _BAD_SESSION = "Invalid Session ID found in SessionHeader: Illegal Session"
@@ -140,6 +142,7 @@ def _read(store: Store, op: etree._Element) -> Response:
 def _list(store: Store, op: etree._Element) -> Response:
     queries = children(op, "queries")
     if len(queries) > 3:
+        # sandbox-rule: list-three-queries (docs/salesforce-behaviour.md)
         raise SoapFault("EXCEEDED_ID_LIMIT", "listMetadata accepts at most 3 queries")
     root, resp = response("listMetadata")
     for query in queries:

@@ -193,6 +193,7 @@ class Org:
                 self.data["org"]["settings"][name] = value
             self.save()
 
+    # sandbox-rule: secrets-need-setting-and-permission (docs/salesforce-behaviour.md)
     def may_see_secrets(self, user: dict[str, Any] | None) -> bool:
         """Org setting plus user permission, as Salesforce requires for global OAuth settings."""
         return bool(self.setting("oauthConsumerSecretsViaMetadataApi")) and (

@@ -87,6 +87,7 @@ class Store:
         """Whether an External Client App with this name exists."""
         return name in self.records(c.ECA)
 
+    # sandbox-rule: eca-children-by-parent (docs/salesforce-behaviour.md)
     def child_of(self, type_name: str, eca: str) -> str | None:
         """The name of the sub-component of this type that belongs to an ECA, if any."""
         for name, rec in self.records(type_name).items():
@@ -121,6 +122,7 @@ class Store:
                                    "permission missing)")]
         if existing is None and type_name == c.CONNECTED_APP and self.data["org"]["settings"].get(
                 "connectedAppCreationDisabled", True):
+            # sandbox-rule: connected-app-creation-disabled (docs/salesforce-behaviour.md)
             return False, [Problem("INSUFFICIENT_ACCESS", CREATION_DISABLED)]
         problems = validate(type_name, md, existing=existing is not None, ctx=self)
         if problems:
@@ -134,6 +136,7 @@ class Store:
         rec = existing or {
             "id": new_id(c.TYPES[type_name].id_prefix), "createdDate": now,
             "createdById": self.user_id, "secretHash": None,
+            # sandbox-rule: propagation-delay (docs/salesforce-behaviour.md)
             "usableAt": now + self.delay, "certUsableAt": now + self.delay,
         }
         part = oauth_part(type_name, md)
@@ -141,6 +144,7 @@ class Store:
             secret = part.pop("consumerSecret", None)
             # An action, not a setting: Salesforce generates a new secret (documented for the
             # global OAuth settings of an External Client App).
+            # sandbox-rule: secret-rotation-generated (docs/salesforce-behaviour.md)
             rotate = part.pop("shouldRotateConsumerSecret", None) in (True, "true")
             if existing is None or rotate:
                 if existing is None:
@@ -169,6 +173,7 @@ class Store:
             return [Problem("INSUFFICIENT_ACCESS", "You don't have access to OAuth consumer "
                             "secrets through the Metadata API")]
         del self.records(type_name)[name]
+        # sandbox-rule: eca-header-delete-cascades (docs/salesforce-behaviour.md)
         if type_name == c.ECA:
             for child in c.ECA_CHILDREN:
                 child_name = self.child_of(child, name)
@@ -191,13 +196,16 @@ class Store:
         if type_name == c.ECA_GLOBAL:
             # Returned to whoever may read these settings at all (the org setting and the user
             # permission; see may_see_secrets), as the Metadata API guide describes.
+            # sandbox-rule: secret-returned-on-read (docs/salesforce-behaviour.md)
             md.pop("consumerSecret", None)
             if self.may_see_secrets and self.box is not None and rec.get("sealedSecret"):
                 md["consumerSecret"] = self.box.open(rec["sealedSecret"])
+        # sandbox-rule: certificates-maybe-unreadable (docs/salesforce-behaviour.md)
         if not self.data["org"]["settings"].get("certificatesReadable", True):
             md.pop("certificate", None)  # ECA global settings
             if isinstance(oauth, dict):
                 oauth.pop("certificate", None)  # Connected App
+        # sandbox-rule: scopes-canonicalised-on-read (docs/salesforce-behaviour.md)
         if type_name == c.ECA_OAUTH and md.get("commaSeparatedOauthScopes"):
             md["commaSeparatedOauthScopes"] = ",".join(
                 c.canonical_scopes(c.split_scopes(md["commaSeparatedOauthScopes"])))

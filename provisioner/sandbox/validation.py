@@ -106,6 +106,7 @@ def _certificate(pem: str, out: list[Problem]) -> None:
 
 def _consumer_key(md: dict[str, Any], type_name: str, name: str, existing: bool,
                   ctx: Context, out: list[Problem]) -> None:
+    # sandbox-rule: consumer-key-create-only-unique (docs/salesforce-behaviour.md)
     key, secret = md.get("consumerKey"), md.get("consumerSecret")
     if key is not None:
         owner = ctx.consumer_key_owner(str(key))
@@ -115,6 +116,7 @@ def _consumer_key(md: dict[str, Any], type_name: str, name: str, existing: bool,
         elif not CONSUMER_KEY.match(str(key)):
             out.append(Problem("FIELD_INTEGRITY_EXCEPTION",
                                "consumerKey: must be 8-256 alphanumeric characters", "consumerKey"))
+    # sandbox-rule: secret-chosen-on-create-only (docs/salesforce-behaviour.md)
     if secret is not None:
         # A chosen secret is documented for a new app only; an existing External Client App
         # gets a new one through shouldRotateConsumerSecret (docs/salesforce-behaviour.md).
@@ -130,6 +132,7 @@ def _consumer_key(md: dict[str, Any], type_name: str, name: str, existing: bool,
                                "consumerSecret"))
 
 
+# sandbox-rule: unknown-profile-permset (docs/salesforce-behaviour.md)
 def _names(values: list[str], known: set[str], kind: str, out: list[Problem]) -> None:
     for value in values:
         if value not in known:
