@@ -79,7 +79,11 @@ def credential_record(desired: Desired, app: AppSpec, cred: CredentialSpec) -> C
         # ECAs on many orgs need My Domain as the audience (the app kind says which).
         my_domain = cred.my_domain_url
         if my_domain is None and app_kind(app.app_type).audience_is_my_domain:
-            my_domain = desired.orgs[app.org].my_domain_url
+            from provisioner.salesforce.endpoints import my_domain_url
+
+            # The spec's myDomainUrl (required for such apps outside the sandbox), or the
+            # embedded sandbox's own URL when its port is fixed.
+            my_domain = my_domain_url(desired.orgs[app.org])
     return target.build_record(
         record_id=target.derive_record_id(cred.instance, cred.name), cred=cred,
         client_id=CLIENT_ID_PLACEHOLDER,

@@ -42,7 +42,8 @@ SHORT_HELP: dict[str, str] = {
     "render": "Render deploy packages and Workflow² credential records for review, offline.",
     "plan": "Show what apply would change: desired (specs) vs live (orgs, Workflow²) vs state.",
     "apply": "Make Salesforce and Workflow² match the specs: deploy, verify, write credentials.",
-    "rotate": "Force a new key and certificate now (verified, rolled back if the login fails).",
+    "rotate": "Force a new key and certificate now (verified, rolled back if the login fails), "
+              "or with --consumer-secret a new consumer secret.",
     "force-unlock": "Release the state lock LOCK_ID held by a run that no longer runs.",
     "destroy": "Delete apps from their orgs and their credential records from Workflow².",
     "sandbox": "Run and inspect the embedded Salesforce org emulator (HTTPS on 127.0.0.1).",

@@ -119,6 +119,7 @@ def check_app(sink: ProblemSink, doc: Document, app: m.AppSpec, checked: Checked
             )
     if app.org not in checked.known[m.KIND_ORG]:
         _unknown(sink, doc, "spec.org", m.KIND_ORG, app.org, checked.known[m.KIND_ORG])
+    _check_my_domain(sink, doc, app, checked)
     warning = app_kind(app.app_type).spec_warning
     if warning:
         sink.warning(
@@ -128,6 +129,26 @@ def check_app(sink: ProblemSink, doc: Document, app: m.AppSpec, checked: Checked
     _check_callbacks(sink, doc, app, checked)
     _check_certificate(sink, doc, app)
     _check_credentials(sink, doc, app, checked)
+
+
+def _check_my_domain(sink: ProblemSink, doc: Document, app: m.AppSpec, checked: Checked) -> None:
+    """An app whose JWT logins carry the My Domain URL (an External Client App) needs the org to
+    name it: the login host is not a fallback such orgs accept (the embedded sandbox knows its
+    own)."""
+    entry = checked.orgs.get(app.org)
+    if entry is None or not app_kind(app.app_type).audience_is_my_domain:
+        return
+    org_doc, org = entry
+    if org.sandbox is not None or org.my_domain_url:
+        return
+    sink.error(
+        doc.location("spec.org"),
+        f"app {app.name!r} is an {app_kind(app.app_type).label}: its JWT logins need the My "
+        f"Domain URL of org {app.org!r} as audience, and that org does not set myDomainUrl",
+        "spec.org",
+        f"set spec.myDomainUrl in {org_doc.location('spec')} to the org's "
+        "https://NAME.my.salesforce.com URL (Setup > My Domain)",
+    )
 
 
 def _check_callbacks(sink: ProblemSink, doc: Document, app: m.AppSpec, checked: Checked) -> None:

@@ -105,6 +105,7 @@ metadata: {name: uat}
 spec:
   environment: sandbox
   apiVersion: 64
+  myDomainUrl: https://uat.my.salesforce.com
   auth:
     accessToken: {token: {file: secrets/token.txt}, instanceUrl: https://uat.my.salesforce.com}
 """
