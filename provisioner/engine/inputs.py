@@ -8,7 +8,7 @@ fields it holds (asking the instance's credential target), so the plan and the a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -68,6 +68,9 @@ class PlanInputs:
     force_rotate: frozenset[str] = frozenset()
     #: Apps whose consumer secret is rotated now (``rotate --consumer-secret``).
     force_secret: frozenset[str] = frozenset()
+    #: app -> why a run for it cannot finish (``file:line: ...``), found by reading before
+    #: anything is changed: names its org lacks, record fields its Workflow² server lacks.
+    refusals: Mapping[str, Sequence[str]] = field(default_factory=dict)
     prune: bool = False
     destroy: frozenset[str] = frozenset()
     spec_files: tuple[tuple[str, str], ...] = ()

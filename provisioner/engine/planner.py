@@ -324,6 +324,8 @@ class Planner:
                 app_changes.append(self._deletion(app.name, "destroy (provisioner destroy)"))
                 cred_changes.extend(self._record_deletions(app.name))
                 continue
+            # A deploy naming what the org lacks would fail the org's whole transaction.
+            self.errors.extend(inp.refusals.get(app.name, ()))
             decision = self.plan_app(app)
             app_changes.append(decision.change)
             for cred in app.credentials:

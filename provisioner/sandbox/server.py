@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import ssl
 import threading
@@ -23,7 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from provisioner.fsutil import private_folder
 
-from . import mdapi, oauth
+from . import mdapi, oauth, rest
 from .faults import MAX_LATENCY, FaultInjector, FaultSpec
 from .org import Org
 from .soap import Response, SoapFault, fault_response
@@ -161,9 +162,10 @@ class _Handler(BaseHTTPRequestHandler):
                 resp = oauth.userinfo(org, self.headers.get("Authorization"))
             elif endpoint == "soap":
                 resp, operation, user = mdapi.handle(org, path, body, fail_deploy=fail_deploy)
-            elif path.startswith("/services/data") and self.command == "GET":
-                resp = oauth.json_response(200, [{"label": "Spring '25", "version": "63.0",
-                                                  "url": "/services/data/v63.0"}])
+            elif path.rstrip("/") == "/services/data" and self.command == "GET":
+                resp = rest.versions()
+            elif re.fullmatch(r"/services/data/v\d+\.\d/query/?", path) and self.command == "GET":
+                resp = rest.query(org, self.path, self.headers.get("Authorization"))
             else:
                 resp = (404, {"Content-Type": "application/json"},
                         json.dumps([{"errorCode": "NOT_FOUND",
