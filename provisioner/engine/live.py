@@ -38,6 +38,8 @@ class LiveSnapshot:
     creation_refused: dict[str, str] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: app -> why a run for it cannot finish, as ``file:line: ...`` lines (planning errors).
+    refusals: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _digest(value: Any) -> str:
@@ -58,6 +60,60 @@ def _wanted_by_org(desired: Desired, state: State) -> dict[str, list[tuple[str, 
         if name not in desired.apps and st.org in desired.orgs:
             wanted.setdefault(st.org, []).append((name, st.api_name, st.app_type))
     return wanted
+
+
+def _check_references(ctx: RunContext, snap: LiveSnapshot) -> None:
+    """Ask each org whether the permission sets, profiles and JWT users its apps name exist."""
+    from provisioner.salesforce.references import check_references, references
+
+    for org_name in sorted({a.org for a in ctx.desired.apps.values()}):
+        refs = references(ctx.desired.apps_in(org_name))
+        if not refs:
+            continue
+        misses, unknown = check_references(ctx.connection(org_name), refs)
+        if unknown:
+            snap.warnings.append(f"org {org_name!r}: {unknown}; a deploy naming a missing "
+                                 "permission set or profile fails")
+        for miss in misses:
+            snap.refusals.setdefault(miss.ref.app, []).append(miss.format(org_name))
+
+
+def record_field_problems(ctx: RunContext, app: AppSpec, cred: CredentialSpec,
+                          facts: OrgFacts | None) -> list[str]:
+    """Why the record ``cred`` asks for cannot be written as the server's own schema of its type
+    stands (an older server lacks a field), each as a planning error at the credential."""
+    from provisioner.appkinds import app_kind
+    from provisioner.engine.inputs import public_fields
+
+    target = ctx.target(cred.instance)
+    record_type = target.record_type(cred.type)
+    schema = ctx.sink(cred.instance).schema(record_type)
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(props, dict):
+        return []  # a server that publishes no schema: the write itself will say
+    wanted = [*public_fields(target, app, cred, None, facts), target.secret_field(cred.type)]
+    missing = [f for f in wanted if f not in props]
+    if not missing:
+        return []
+    why = ""
+    if "myDomainUrl" in missing and app_kind(app.app_type).audience_is_my_domain:
+        why = (f"; without it the server's JWT logins carry the login host as audience, which "
+               f"the {app_kind(app.app_type).label} refuses")
+    return [
+        f"{cred.source}: app {app.name!r}: Workflow² {cred.instance!r} has no field "
+        f"{', '.join(missing)} in its {record_type!r} credential (an older version){why} "
+        "hint: upgrade Workflow² to a version README.md lists as supported"
+        + (", or use appType: connectedApp for this app (the login host is its audience)"
+           if why else "")
+    ]
+
+
+def _check_record_fields(ctx: RunContext, snap: LiveSnapshot) -> None:
+    """Refuse, before anything is deployed, records the servers cannot hold."""
+    for app in ctx.desired.apps.values():
+        for cred in app.credentials:
+            for line in record_field_problems(ctx, app, cred, snap.org_facts.get(app.org)):
+                snap.refusals.setdefault(app.name, []).append(line)
 
 
 def _check_creation(ctx: RunContext, app: AppSpec) -> str | None:
@@ -179,6 +235,7 @@ def read_live(ctx: RunContext, state: State) -> LiveSnapshot:
                                if live is not None else None)
             views[name] = live.view.as_dict() if live is not None else None
         snap.digests[f"org/{org_name}"] = _digest(views)
+    _check_references(ctx, snap)
     from provisioner.appkinds import app_kind
 
     for app in desired.apps.values():
@@ -187,6 +244,7 @@ def read_live(ctx: RunContext, state: State) -> LiveSnapshot:
             if refused:
                 snap.creation_refused[app.name] = refused
     snap.callback_urls = resolve_callbacks(ctx)
+    _check_record_fields(ctx, snap)
     snap.credentials = read_credentials(ctx, desired, state, snap.warnings)
     for instance in sorted({c.instance for a in desired.apps.values() for c in a.credentials}):
         seen = {k: (v.id, v.name, v.type) if v else None for k, v in snap.credentials.items()
@@ -229,6 +287,7 @@ def plan_inputs(
         creation_refused=snap.creation_refused,
         force_rotate=ctx.options.force_rotate,
         force_secret=ctx.options.force_secret,
+        refusals=snap.refusals,
         prune=ctx.options.prune,
         destroy=ctx.options.destroy,
         spec_files=tuple((str(p), file_digest(p)) for p in spec_files),
