@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 #: command name -> "module:attribute" of its click command.
 COMMANDS: dict[str, str] = {
     "validate": "provisioner.cli.cmd_validate:validate",
+    "check": "provisioner.cli.cmd_check:check",
     "schema": "provisioner.cli.cmd_validate:schema",
     "render": "provisioner.cli.cmd_render:render",
     "plan": "provisioner.cli.cmd_plan:plan",
@@ -38,6 +39,8 @@ COMMANDS: dict[str, str] = {
 #: (a test keeps these equal to each command's own short help).
 SHORT_HELP: dict[str, str] = {
     "validate": "Check spec files and directories offline: schema and semantic checks.",
+    "check": "Sign in to every org and Workflow² instance and list what an apply needs, "
+             "read-only.",
     "schema": "Print the JSON Schema of the spec language: the bundle, or one KIND's.",
     "render": "Render deploy packages and Workflow² credential records for review, offline.",
     "plan": "Show what apply would change: desired (specs) vs live (orgs, Workflow²) vs state.",

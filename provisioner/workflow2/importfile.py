@@ -65,6 +65,29 @@ class ImportFileSink:
         """Whether ``data`` is written encrypted."""
         return self._key is not None
 
+    def preflight(self) -> list[tuple[str, bool, str, str | None]]:
+        """Read-only checks for ``provisioner check``: (requirement, ok, detail, fix)."""
+        folder = self.path.parent
+        probe = folder
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        writable = probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+        readable = True
+        try:
+            self.load_items()
+        except ProvisionerError:
+            readable = False
+        return [
+            ("import file folder writable", writable, str(folder),
+             f"create {folder} or make it writable for this user"),
+            ("existing import file readable", readable,
+             str(self.path) if self.path.exists() else f"{self.path} (not written yet)",
+             "fix or remove the file; provisioner rewrites its own records"),
+            ("secrets encrypted", self.encrypted,
+             "with the server's encryption key" if self.encrypted else "plain text",
+             "give the server's encryption key (N8N_ENCRYPTION_KEY) by reference"),
+        ]
+
     # -- reading --------------------------------------------------------------------------------
 
     def load_items(self) -> list[dict[str, Any]]:

@@ -30,6 +30,19 @@ class ApiSink:
         """The server's base URL."""
         return self.client.base_url
 
+    def preflight(self) -> list[tuple[str, bool, str, str | None]]:
+        """Read-only checks for ``provisioner check``: (requirement, ok, detail, fix)."""
+        first = next(iter(self.client.iter_credentials(page_size=1)), None)
+        by_id = self.client.supports_get_by_id()
+        return [
+            ("API key accepted", True,
+             f"{self.client.base_url} lists credentials"
+             + ("" if first is not None else " (none yet)"), None),
+            ("records read by id", True,
+             "GET /api/v1/credentials/{id} answers" if by_id
+             else "this version has no GET by id: records are found by listing (slower)", None),
+        ]
+
     def read(self, ids: Sequence[str]) -> dict[str, LiveRecord | None]:
         """Live metadata for each id (data is write-only, so ``data`` is None)."""
         if self.client.supports_get_by_id():
