@@ -137,6 +137,8 @@ class _Handler(BaseHTTPRequestHandler):
             endpoint, operation = "userinfo", "userinfo"
         elif path.startswith("/services/Soap/m/") and self.command == "POST":
             endpoint, operation = "soap", mdapi.operation_name(body)
+        elif path.startswith("/services/data"):
+            endpoint, operation = "rest", "query" if "/query" in path else "versions"
         else:
             endpoint = operation = "other"
         fail_deploy = False

@@ -420,10 +420,15 @@ class CliResult:
         return self.stdout + self.stderr
 
 
-def cli(*args: str | Path, cwd: Path | None = None, stdin: str | None = None) -> CliResult:
+def cli(*args: str | Path, cwd: Path | None = None, stdin: str | None = None,
+        faults: tuple[str, ...] = ()) -> CliResult:
     """``provisioner ARGS`` in-process through ``main`` (its error handler and exit codes),
-    with click's CliRunner isolation: separate streams, stdin not a terminal."""
+    with click's CliRunner isolation: separate streams, stdin not a terminal. ``faults`` are
+    sandbox fault specs for the run's orgs."""
     from provisioner.cli.main import main
+    from provisioner.engine.services import Services
+
+    services = Services(connector=Recorder(faults=faults)) if faults else None
 
     runner = CliRunner()
     old = Path.cwd()
@@ -432,7 +437,7 @@ def cli(*args: str | Path, cwd: Path | None = None, stdin: str | None = None) ->
         try:
             if cwd is not None:
                 os.chdir(cwd)
-            main([str(a) for a in args])
+            main([str(a) for a in args], services=services)
         except SystemExit as exc:
             code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
         finally:
@@ -449,3 +454,8 @@ def cli_subprocess(
         capture_output=True, text=True, timeout=timeout, cwd=REPO,
         env={**os.environ, **(env or {})}, check=False,
     )
+
+
+#: Sandbox faults under which the org refuses the REST lookups of the names a spec uses: plan
+#: only warns, so a deploy naming a missing permission set reaches the org and fails there.
+LOOKUP_REFUSED = ("query:INSUFFICIENT_ACCESS@rate=1",)

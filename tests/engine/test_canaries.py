@@ -44,14 +44,15 @@ def test_no_secret_appears_in_outputs_logs_or_files(
     run("apply", planfile, *state)
     run("plan", ws.specs, *state, "--show-unchanged", "--detailed-exitcode")
     run("rotate", ws.specs, *state, "--app", "billing", "--auto-approve")
-    # A rotation whose login fails (rollback), then a deploy the org refuses.
+    # A rotation whose login fails (rollback), then specs the org refuses (a missing permission
+    # set: refused at plan, before any deploy).
     ws.write_org(delay=3600.0)  # the new certificate never propagates within the timeout
     run("rotate", ws.specs, *state, "--app", "billing", "--auto-approve", "--verify-timeout", "0.3",
         expect=1)
     ws.write_org(delay=0.0)
     ws.write_apps(app_yaml("billing"), app_yaml("payroll", permission_sets="[Missing_Set]"))
     run("apply", ws.specs, *state, "--auto-approve", expect=1)
-    run("plan", ws.specs, *state, "--out", planfile, expect=0)
+    run("plan", ws.specs, *state, "--out", planfile, expect=1)
 
     # Two applies produced two private keys and one consumer secret, all collected.
     assert len([s for s in secrets if "PRIVATE KEY" in s]) == 2

@@ -10,6 +10,7 @@ from provisioner.engine.run import apply, compute_plan
 from provisioner.errors import PlanError
 from provisioner.secret import Secret
 from tests.engine.conftest import (
+    LOOKUP_REFUSED,
     Lines,
     Recorder,
     Workspace,
@@ -48,13 +49,16 @@ def test_component_failure_changes_nothing_and_names_file_and_app(applied: Works
     state_bytes = ws.state_path.read_bytes()
     file_bytes = ws.import_file.read_bytes()
     before = state_doc(ws)["apps"]["billing"]
-    # A scope change for the existing app, and a new app whose permission set the org lacks.
+    # A scope change for the existing app, and a new app whose permission set the org lacks;
+    # the org refuses plan's lookup of the names, so only the deploy finds out.
     spec = ws.write_apps(
         app_yaml("billing", scopes="[api, refresh_token, full, openid]"),
         app_yaml("payroll", permission_sets="[No_Such_Permission_Set]"),
     )
-    result = cli("apply", ws.specs, "--state", ws.state_path, "--auto-approve")
+    result = cli("apply", ws.specs, "--state", ws.state_path, "--auto-approve",
+                 faults=LOOKUP_REFUSED)
     assert result.code == 1
+    assert "the names could not be looked up" in result.stdout
     assert "Apply incomplete: 0 deploy(s), 0 component(s), 0 credential record(s) written; 1 step(s) failed." in result.stdout
     assert "Apply complete" not in result.all
     error = result.stderr[result.stderr.index("Error: "):].splitlines()
@@ -81,6 +85,7 @@ def test_component_failure_changes_nothing_and_names_file_and_app(applied: Works
                   Secret(records(ws)["billing (JWT)"]["data"]["privateKey"]))
     # The failure left no journal behind to confuse the next plan.
     assert not Path(str(ws.state_path) + ".journal").exists()
+    ws.recorder = Recorder(faults=LOOKUP_REFUSED)
     plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
     assert not any("interrupted" in w for w in plan.warnings)
 
@@ -94,6 +99,7 @@ def test_failed_org_does_not_lose_what_another_org_made(ws: Workspace) -> None:
     bad = app_yaml("payroll", permission_sets="[No_Such_Permission_Set]").replace(
         "org: sb\n", "org: sb2\n")
     ws.write_apps(app_yaml("billing"), bad)
+    ws.recorder = Recorder(faults=LOOKUP_REFUSED)  # so the deploy, not plan, finds the miss
     _plan, result = apply(ws.paths(), ws.options(), Lines(), approve)
     assert result is not None
     (failure,) = result.failures

@@ -8,7 +8,16 @@ from typing import Any
 
 import jsonschema
 
-from tests.engine.conftest import REPO, Workspace, app_yaml, cli, records, running_org, state_doc
+from tests.engine.conftest import (
+    LOOKUP_REFUSED,
+    REPO,
+    Workspace,
+    app_yaml,
+    cli,
+    records,
+    running_org,
+    state_doc,
+)
 
 
 def _scopes_changed_outside(ws: Workspace) -> None:
@@ -131,8 +140,8 @@ def test_apply_rotate_destroy_json_is_one_document_valid_against_schema_result(
     assert json.loads(cli("schema", "state").stdout)["title"]
     state = ["--state", str(ws.state_path)]
 
-    def run(*args: str | Path) -> tuple[int, dict[str, Any], str]:
-        result = cli(*args, *state, "--format", "json")
+    def run(*args: str | Path, faults: tuple[str, ...] = ()) -> tuple[int, dict[str, Any], str]:
+        result = cli(*args, *state, "--format", "json", faults=faults)
         doc = json.loads(result.stdout)  # the whole of stdout, or this raises
         jsonschema.validate(doc, schema)
         jsonschema.validate(doc["plan"], plan_schema)
@@ -149,7 +158,8 @@ def test_apply_rotate_destroy_json_is_one_document_valid_against_schema_result(
     assert [a["action"] for a in doc["plan"]["apps"]] == ["rotate"]
 
     ws.write_apps(app_yaml("billing"), app_yaml("payroll", permission_sets="[No_Such_Set]"))
-    code, doc, err = run("apply", ws.specs, "--auto-approve")
+    # The org refuses plan's lookup of the names, so the deploy is what fails.
+    code, doc, err = run("apply", ws.specs, "--auto-approve", faults=LOOKUP_REFUSED)
     assert (code, doc["status"]) == (1, "failed")
     assert "No_Such_Set" in doc["result"]["failures"][0]["message"]
     assert "Error: 1 step(s) failed" in err
