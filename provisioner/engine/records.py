@@ -18,6 +18,7 @@ from provisioner.engine.context import RunContext
 from provisioner.engine.inputs import (
     credential_key,
     my_domain_for,
+    public_fields,
     record_id_for,
     value_fingerprint,
 )
@@ -197,7 +198,12 @@ class RecordWriter:
         record = self._record(app, cred, rid, sink.schema(target.record_type(cred.type)))
         st = self.writer.state.apps[app.name]
         secret_field = target.secret_field(cred.type)
-        prints = {k: value_fingerprint(v) for k, v in record.public_fields().items()}
+        # Only the fields provisioner manages: fields a server's schema makes it add (2.8.4's
+        # OAuth2 extras) are not in the spec, so counting them would be drift on every plan.
+        managed = public_fields(target, app, cred, st.consumer_key,
+                                self.snap.org_facts.get(app.org))
+        prints = {k: value_fingerprint(v) for k, v in record.public_fields().items()
+                  if k in managed}
         if cred.type == "jwt":
             assert st.certificate is not None
             prints[secret_field] = st.certificate.public_key_fingerprint
