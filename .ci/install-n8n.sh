@@ -3,19 +3,22 @@
 #
 # Layout under the cache folder (default ~/.cache/provisioner-n8n, or $PROVISIONER_N8N_CACHE):
 #   node/  npm project holding the `node` package (Node 24; its binaries in node_modules/node/bin)
-#   n8n/   npm project holding n8n, installed and rebuilt with that Node
+#   n8n/   npm project holding n8n, installed and rebuilt with that Node (the default version)
+#   n8n-<version>/  the same for another version ($PROVISIONER_N8N_VERSION), e.g. the oldest
+#          supported one, which CI tests too (.ci/run)
 #   .complete-<version>  marker written last; when present the install is reused as is
 #
 # Unattended and idempotent: safe to rerun, safe to run concurrently (flock), no prompts.
 # Prints the n8n executable's path as the last line of stdout.
 set -euo pipefail
 
-N8N_VERSION="${PROVISIONER_N8N_VERSION:-2.41.1}"
+DEFAULT_N8N_VERSION=2.41.1
+N8N_VERSION="${PROVISIONER_N8N_VERSION:-${DEFAULT_N8N_VERSION}}"
 NODE_SPEC="${PROVISIONER_N8N_NODE:-node@24}"
 CACHE="${PROVISIONER_N8N_CACHE:-${HOME}/.cache/provisioner-n8n}"
 MARKER="${CACHE}/.complete-n8n-${N8N_VERSION}"
 NODE_DIR="${CACHE}/node"
-N8N_DIR="${CACHE}/n8n"
+if [[ "${N8N_VERSION}" == "${DEFAULT_N8N_VERSION}" ]]; then N8N_DIR="${CACHE}/n8n"; else N8N_DIR="${CACHE}/n8n-${N8N_VERSION}"; fi
 N8N_BIN="${N8N_DIR}/node_modules/n8n/bin/n8n"
 
 log() { printf '[install-n8n] %s\n' "$*" >&2; }
@@ -41,7 +44,15 @@ command -v npm >/dev/null 2>&1 || { log "npm is required (any Node with npm) to 
 start=$(date +%s)
 mkdir -p "${NODE_DIR}" "${N8N_DIR}"
 [[ -f "${NODE_DIR}/package.json" ]] || printf '{"name":"provisioner-n8n-node","private":true}\n' > "${NODE_DIR}/package.json"
-[[ -f "${N8N_DIR}/package.json" ]] || printf '{"name":"provisioner-n8n","private":true}\n' > "${N8N_DIR}/package.json"
+if [[ "${N8N_VERSION}" == "${DEFAULT_N8N_VERSION}" ]]; then
+  [[ -f "${N8N_DIR}/package.json" ]] || printf '{"name":"provisioner-n8n","private":true}\n' > "${N8N_DIR}/package.json"
+else
+  # Older n8n-nodes-base takes xlsx from cdn.sheetjs.com, which is not a package registry (and
+  # not reachable from CI): use the registry's xlsx instead. The credential API under test does
+  # not touch it; the spreadsheet nodes load with it.
+  printf '{"name":"provisioner-n8n-%s","private":true,"overrides":{"xlsx":"npm:xlsx@0.18.5"}}\n' \
+    "${N8N_VERSION}" > "${N8N_DIR}/package.json"
+fi
 
 log "installing ${NODE_SPEC} into ${NODE_DIR}"
 (cd "${NODE_DIR}" && npm install "${NODE_SPEC}" </dev/null)

@@ -213,6 +213,8 @@ class WorkflowInstanceSpec:
     api_key: SecretRef | None = None
     oauth_callback_url: str | None = None
     ca_file: Path | None = None
+    #: The server version an importFile sink writes for (None: the newest supported).
+    target_version: str | None = None
 
     @property
     def callback_url(self) -> str:

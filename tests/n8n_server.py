@@ -30,6 +30,9 @@ import pytest
 import requests
 
 N8N_VERSION = "2.41.1"
+#: The oldest Workflow² version README.md lists as supported: its "Salesforce JWT API" has no
+#: myDomainUrl (added in 2.20.0) and its API has no GET by id. CI installs it too (.ci/run).
+OLDEST_N8N_VERSION = "2.8.4"
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 20.0
 API_KEY_SCOPES = [
@@ -49,12 +52,13 @@ def n8n_cache_dir() -> Path:
     return Path(os.environ.get("PROVISIONER_N8N_CACHE") or default)
 
 
-def find_install() -> tuple[Path, Path] | None:
-    """``(node_bin, n8n_bin)`` of a complete install, or ``None``."""
+def find_install(version: str = N8N_VERSION) -> tuple[Path, Path] | None:
+    """``(node_bin, n8n_bin)`` of a complete install of ``version``, or ``None``."""
     cache = n8n_cache_dir()
     node_bin = cache / "node" / "node_modules" / "node" / "bin" / "node"
-    n8n_bin = cache / "n8n" / "node_modules" / "n8n" / "bin" / "n8n"
-    marker = cache / f".complete-n8n-{N8N_VERSION}"
+    folder = "n8n" if version == N8N_VERSION else f"n8n-{version}"
+    n8n_bin = cache / folder / "node_modules" / "n8n" / "bin" / "n8n"
+    marker = cache / f".complete-n8n-{version}"
     if marker.is_file() and node_bin.is_file() and n8n_bin.is_file():
         return node_bin, n8n_bin
     return None
@@ -246,22 +250,23 @@ def _extra_ca(request: pytest.FixtureRequest) -> str | None:
     return os.environ.get("PROVISIONER_N8N_EXTRA_CA") or None
 
 
-@pytest.fixture(scope="session")
-def workflow2_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Workflow2Server]:
-    """A running n8n 2.41.1 with an owner and an API key; stopped at session end."""
-    install = find_install()
+def started_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, version: str
+) -> Workflow2Server:
+    """A running n8n ``version`` with an owner and an API key (the caller stops it). Not
+    installed: a failure in CI (where ``.ci/run`` installs it), a skip elsewhere."""
+    install = find_install(version)
     if install is None:
+        env = "" if version == N8N_VERSION else f"PROVISIONER_N8N_VERSION={version} "
         message = (
-            f"n8n {N8N_VERSION} is not installed in {n8n_cache_dir()}; "
-            "run .ci/install-n8n.sh (once; a few minutes) to run the workflow2 tests"
+            f"n8n {version} is not installed in {n8n_cache_dir()}; "
+            f"run {env}.ci/install-n8n.sh (once; a few minutes) to run the workflow2 tests"
         )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     node_bin, n8n_bin = install
-    folder = tmp_path_factory.mktemp("n8n-user")
+    folder = tmp_path_factory.mktemp(f"n8n-{version}-user")
     server = Workflow2Server(node_bin, n8n_bin, folder, extra_ca=_extra_ca(request))
     try:
         server.start()
@@ -269,6 +274,27 @@ def workflow2_server(
     except BaseException:
         server.stop()
         raise
+    return server
+
+
+@pytest.fixture(scope="session")
+def workflow2_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Workflow2Server]:
+    """A running n8n 2.41.1 with an owner and an API key; stopped at session end."""
+    server = started_server(request, tmp_path_factory, N8N_VERSION)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def workflow2_oldest(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Workflow2Server]:
+    """The oldest supported n8n (:data:`OLDEST_N8N_VERSION`), running; stopped at session end."""
+    server = started_server(request, tmp_path_factory, OLDEST_N8N_VERSION)
     try:
         yield server
     finally:

@@ -91,3 +91,19 @@ def test_every_command_is_documented_with_examples(name: str) -> None:
     result = CliRunner().invoke(cli, [name, "--help"])
     assert result.exit_code == 0, result.output
     assert "Example" in result.output
+
+
+def test_the_supported_versions_table_matches_the_code_and_ci() -> None:
+    from provisioner.workflow2.versions import MY_DOMAIN_SINCE, NEWEST_SUPPORTED, OLDEST_SUPPORTED
+    from tests.n8n_server import N8N_VERSION, OLDEST_N8N_VERSION
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    table = text.split("<!-- workflow2-versions -->", 1)[1].split("\n\n", 1)[0]
+    assert f"| {NEWEST_SUPPORTED} | newest supported, tested in CI |" in table
+    assert f"| {OLDEST_SUPPORTED} | oldest supported, tested in CI |" in table
+    assert f"| {MY_DOMAIN_SINCE} and later |" in table
+    assert (N8N_VERSION, OLDEST_N8N_VERSION) == (NEWEST_SUPPORTED, OLDEST_SUPPORTED)
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert f"PROVISIONER_N8N_VERSION={OLDEST_SUPPORTED} bash .ci/install-n8n.sh" in ci
+    assert f'DEFAULT_N8N_VERSION={NEWEST_SUPPORTED}' in (
+        REPO / ".ci" / "install-n8n.sh").read_text(encoding="utf-8")

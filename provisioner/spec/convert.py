@@ -100,6 +100,7 @@ def to_instance(doc: Document) -> m.WorkflowInstanceSpec:
         api_key=_secret(api_key, base) if api_key else None,
         oauth_callback_url=spec.get("oauthCallbackUrl"),
         ca_file=_path(spec["caFile"], base) if "caFile" in spec else None,
+        target_version=spec.get("targetVersion"),
     )
 
 

@@ -88,8 +88,19 @@ def check_org(sink: ProblemSink, doc: Document, org: m.OrgSpec) -> None:
 
 
 def check_instance(sink: ProblemSink, doc: Document, inst: m.WorkflowInstanceSpec) -> None:
-    """The instance's URLs."""
+    """The instance's URLs and its target version."""
+    from provisioner.workflow2.versions import version_problem
+
     _url(sink, doc, "spec.baseUrl", inst.base_url, loopback_http=True)
+    if inst.target_version is not None:
+        problem = version_problem(inst.target_version)
+        if problem is not None:
+            sink.error(doc.location("spec.targetVersion"), problem[0], "spec.targetVersion",
+                       problem[1])
+        elif not isinstance(inst.sink, m.ImportFileSinkSpec):
+            sink.warning(doc.location("spec.targetVersion"),
+                         "targetVersion is used by importFile sinks only; an api sink asks its "
+                         "server", "spec.targetVersion", "remove it")
     if inst.oauth_callback_url:
         _url(sink, doc, "spec.oauthCallbackUrl", inst.oauth_callback_url, loopback_http=True)
 

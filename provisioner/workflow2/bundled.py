@@ -53,12 +53,18 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
-def bundled_schema(type: str) -> dict[str, Any]:
-    """The bundled JSON schema for ``type`` (a copy); :class:`SpecError` for other types."""
+def bundled_schema(type: str, version: str | None = None) -> dict[str, Any]:
+    """The bundled JSON schema for ``type`` (a copy) as Workflow² ``version`` serves it (None:
+    the newest supported); :class:`SpecError` for other types."""
+    from provisioner.workflow2.versions import lacks_my_domain
+
     try:
-        return copy.deepcopy(_SCHEMAS[type])
+        schema = copy.deepcopy(_SCHEMAS[type])
     except KeyError:
         raise SpecError(
             f"provisioner does not know the Workflow² credential type {type!r}",
             f"use {JWT_TYPE} or {OAUTH2_TYPE}",
         ) from None
+    if type == JWT_TYPE and lacks_my_domain(version):
+        del schema["properties"]["myDomainUrl"]
+    return schema

@@ -49,10 +49,13 @@ class ImportFileSink:
         encryption_key: Secret | None = None,
         allow_plaintext: bool = False,
         target: CredentialTarget | None = None,
+        target_version: str | None = None,
     ) -> None:
         self.path = Path(path)
         self._key = encryption_key
         self._target = target
+        #: The server version the file is written for (None: the newest supported).
+        self.target_version = target_version
         if encryption_key is None and not allow_plaintext:
             raise ProvisionerError(
                 f"refusing to write credential secrets in plain text to {self.path}",
@@ -149,8 +152,9 @@ class ImportFileSink:
                 for i in self.load_items()]
 
     def schema(self, record_type: str) -> Mapping[str, Any] | None:
-        """The schema bundled for the type (an import does not validate: we do)."""
-        return bundled_schema(record_type)
+        """The schema bundled for the type, as the target version has it (an import does not
+        validate: we do)."""
+        return bundled_schema(record_type, self.target_version)
 
     def connection_status(self, record: LiveRecord) -> str:
         """Connected when the stored data holds a token (unknown when it cannot be decrypted)."""
@@ -165,7 +169,8 @@ class ImportFileSink:
     def write(self, record: CredentialRecord, op: WriteOp) -> str:
         """Upsert ``record`` by id, validated against the bundled schema; keep other records.
         (An import replaces a record's data whole, so ``op.replace_data`` changes nothing.)"""
-        validate_record(record, bundled_schema(record.type), where="bundled Workflow²")
+        validate_record(record, bundled_schema(record.type, self.target_version),
+                        where="bundled Workflow²")
         items = self.load_items()
         entry = self._entry(record)
         for n, item in enumerate(items):
@@ -230,7 +235,8 @@ def build_file_sink(spec: WorkflowInstanceSpec, target: CredentialTarget,
     key = sink.encryption_key.resolve(options.environ) if sink.encryption_key else None
     try:
         return ImportFileSink(sink.path, encryption_key=key,
-                              allow_plaintext=options.allow_plaintext_secrets, target=target)
+                              allow_plaintext=options.allow_plaintext_secrets, target=target,
+                              target_version=spec.target_version)
     except ProvisionerError as exc:
         raise type(exc)(f"WorkflowInstance {spec.name!r} ({spec.source}): {exc.message}",
                         exc.hint) from exc

@@ -122,8 +122,10 @@ class E2E(Layout):
     # -- specs ---------------------------------------------------------------------------------
 
     def write_specs(self, *, file_sink: bool = False, api_credentials: bool = True,
-                    api_key_env: str = API_KEY_ENV) -> None:
-        """The org, the api instance (and the importFile one), and app ``billing``."""
+                    api_key_env: str = API_KEY_ENV,
+                    kinds: tuple[str, ...] = ("jwt", "oauth2")) -> None:
+        """The org, the api instance (and the importFile one), and app ``billing`` with a
+        credential of each of ``kinds`` per instance."""
         self.specs.mkdir(parents=True, exist_ok=True)
         docs = [textwrap.dedent("""\
             apiVersion: provisioner.dev/v1
@@ -160,11 +162,13 @@ class E2E(Layout):
         targets = ([self.instance] if api_credentials else []) + (
             [self.file_instance] if file_sink else [])
         for instance in targets:
-            creds.append(f"    - type: jwt\n      instance: {instance}\n"
-                         f"      name: {self.name('JWT', instance)}\n"
-                         f"      username: {INTEGRATION_USER}\n")
-            creds.append(f"    - type: oauth2\n      instance: {instance}\n"
-                         f"      name: {self.name('OAuth2', instance)}\n")
+            if "jwt" in kinds:
+                creds.append(f"    - type: jwt\n      instance: {instance}\n"
+                             f"      name: {self.name('JWT', instance)}\n"
+                             f"      username: {INTEGRATION_USER}\n")
+            if "oauth2" in kinds:
+                creds.append(f"    - type: oauth2\n      instance: {instance}\n"
+                             f"      name: {self.name('OAuth2', instance)}\n")
         docs.append(textwrap.dedent(f"""\
             apiVersion: provisioner.dev/v1
             kind: SalesforceApp
@@ -284,22 +288,49 @@ class E2E(Layout):
             self.canaries.scan(text, where)
 
 
+def _workspace(server: Workflow2Server, sandbox_template: Path, tmp_path: Path,
+               monkeypatch: pytest.MonkeyPatch) -> E2E:
+    root = tmp_path / "ws"
+    root.mkdir()
+    shutil.copytree(sandbox_template, root / "sandbox")
+    canaries = Canaries()
+    monkeypatch.setenv(API_KEY_ENV, server.api_key)
+    monkeypatch.setenv(ENC_ENV, server.encryption_key)
+    canaries.add("the Workflow² API key", server.api_key)
+    canaries.add("the Workflow² encryption key", server.encryption_key)
+    recorder = Recorder(server.base_url, canaries)
+    ws = E2E(root, server, recorder, canaries, instance=f"w2-{secrets.token_hex(4)}")
+    ws.write_specs()
+    return ws
+
+
 @pytest.fixture
 def e2e(
     w2: Workflow2Server, sandbox_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[E2E]:
     """A fresh workspace for this test, its secrets planted; scanned for leaks at teardown."""
-    root = tmp_path / "ws"
-    root.mkdir()
-    shutil.copytree(sandbox_template, root / "sandbox")
-    canaries = Canaries()
-    monkeypatch.setenv(API_KEY_ENV, w2.api_key)
-    monkeypatch.setenv(ENC_ENV, w2.encryption_key)
-    canaries.add("the Workflow² API key", w2.api_key)
-    canaries.add("the Workflow² encryption key", w2.encryption_key)
-    recorder = Recorder(w2.base_url, canaries)
-    ws = E2E(root, w2, recorder, canaries, instance=f"w2-{secrets.token_hex(4)}")
-    ws.write_specs()
+    ws = _workspace(w2, sandbox_template, tmp_path, monkeypatch)
+    yield ws
+    ws.scan_everything()
+
+
+@pytest.fixture
+def w2_oldest(workflow2_oldest: Workflow2Server, sandbox_ca_file: str) -> Workflow2Server:
+    """The oldest supported server, trusting the sandbox CA."""
+    if workflow2_oldest.env.get("NODE_EXTRA_CA_CERTS") != sandbox_ca_file:
+        workflow2_oldest.extra_ca = sandbox_ca_file
+        workflow2_oldest.env["NODE_EXTRA_CA_CERTS"] = sandbox_ca_file
+        workflow2_oldest.restart()
+    return workflow2_oldest
+
+
+@pytest.fixture
+def e2e_oldest(
+    w2_oldest: Workflow2Server, sandbox_template: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[E2E]:
+    """Like ``e2e``, against the oldest supported Workflow² version."""
+    ws = _workspace(w2_oldest, sandbox_template, tmp_path, monkeypatch)
     yield ws
     ws.scan_everything()
 
