@@ -66,6 +66,9 @@ class AppKind(Protocol):
     audience_is_my_domain: bool
     #: Shown by ``validate`` for every app of this kind (None: nothing to say).
     spec_warning: str | None
+    #: Per component type, the fields a spec manages (nested ones dotted): an update keeps the
+    #: org's other fields (:mod:`provisioner.metadata.merge`).
+    managed_fields: Mapping[str, frozenset[str]]
 
     def build(
         self,

@@ -65,6 +65,13 @@ class ConnectedAppKind:
     # The Metadata API documents no way to give an existing Connected App a new secret.
     secret_rotation: SecretRotation = "none"
     secret_type = CONNECTED_APP
+    managed_fields: Mapping[str, frozenset[str]] = {
+        CONNECTED_APP: frozenset({
+            "contactEmail", "contactPhone", "description", "label", "oauthConfig.callbackUrl",
+            "oauthConfig.certificate", "oauthConfig.isAdminApproved", "oauthConfig.scopes",
+            "oauthPolicy.ipRelaxation", "oauthPolicy.refreshTokenPolicy", "permissionSetName",
+            "profileName", "sessionPolicy.sessionTimeout"}),
+    }
     creation_may_be_refused = True
     audience_is_my_domain = False
     spec_warning: str | None = (

@@ -112,6 +112,21 @@ class ExternalClientAppKind:
     creation_may_be_refused = False
     audience_is_my_domain = True
     spec_warning: str | None = None
+    managed_fields: Mapping[str, frozenset[str]] = {
+        ECA_HEADER: frozenset({"contactEmail", "contactPhone", "description",
+                               "distributionState", "label"}),
+        ECA_OAUTH: frozenset({"externalClientApplication", "label",
+                              "commaSeparatedOauthScopes"}),
+        ECA_GLOBAL: frozenset({"callbackUrl", "certificate", "externalClientApplication",
+                               "label"}),
+        ECA_OAUTH_POLICIES: frozenset({
+            "externalClientApplication", "label", "commaSeparatedPermissionSet",
+            "commaSeparatedProfile", "ipRelaxationPolicyType", "permittedUsersPolicyType",
+            "refreshTokenPolicyType", "refreshTokenValidityPeriod", "refreshTokenValidityUnit",
+            "sessionTimeoutInMinutes"}),
+        ECA_POLICIES: frozenset({"externalClientApplication", "isEnabled",
+                                 "isOauthPluginEnabled", "label"}),
+    }
 
     def build(
         self,

@@ -100,14 +100,21 @@ class Executor:
         return None
 
     def _components(self, app: AppSpec, **material: Any) -> list[Any]:
-        """The app's Metadata API components with this run's (or state's) material."""
-        from provisioner.appkinds import build_components
+        """The app's Metadata API components with this run's (or state's) material; an existing
+        app's components keep the fields the org has that the spec does not manage."""
+        from provisioner.appkinds import app_kind, build_components
+        from provisioner.metadata.merge import merge_component
 
         desired = self.ctx.desired
         live = self.snap.apps.get(app.name)
-        return build_components(app, desired.orgs[app.org],
-                                desired.callback_urls(app, self.snap.callback_urls),
-                                names=live.names if live is not None else None, **material)
+        built = build_components(app, desired.orgs[app.org],
+                                 desired.callback_urls(app, self.snap.callback_urls),
+                                 names=live.names if live is not None else None, **material)
+        if live is None:
+            return built
+        managed = app_kind(app.app_type).managed_fields
+        return [merge_component(c, live.components.get(c.type),
+                                managed.get(c.type, frozenset())).component for c in built]
 
     def _deploy(self, org_name: str, components: Sequence[Any],
                 destructive: Sequence[tuple[str, str]] = ()) -> Any:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from provisioner.metadata.types import Component
 from provisioner.metadata.view import AppView
 from provisioner.model import AppSpec, CredentialSpec, Desired
 from provisioner.secret import Secret
@@ -30,6 +31,8 @@ class LiveApp:
 
     view: AppView
     names: Mapping[str, str] = field(default_factory=dict)
+    #: The components as read, by type (an update keeps what the spec does not manage).
+    components: Mapping[str, Component] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -231,7 +231,8 @@ def read_live(ctx: RunContext, state: State) -> LiveSnapshot:
         )
         views = {}
         for name, live in results[org_name].items():
-            snap.apps[name] = (LiveApp(live.view, {c.type: c.full_name for c in live.components})
+            snap.apps[name] = (LiveApp(live.view, {c.type: c.full_name for c in live.components},
+                                       {c.type: c for c in live.components})
                                if live is not None else None)
             views[name] = live.view.as_dict() if live is not None else None
         snap.digests[f"org/{org_name}"] = _digest(views)

@@ -16,6 +16,7 @@ from typing import Any
 
 from provisioner.appkinds import DEFAULT_TYPE, app_kind
 from provisioner.engine.inputs import (
+    LiveApp,
     OrgFacts,
     PlanInputs,
     credential_key,
@@ -261,6 +262,10 @@ class Planner:
                 "provisioner reads it back through the Metadata API, which needs the org setting "
                 "'Allow Access to OAuth Consumer Secrets via Metadata API'")
         action = "rotate" if reasons else ("update" if changes else "no-op")
+        kept = _kept_fields(kind, live)
+        if kept and action != "no-op":
+            notes.append(f"keeps {len(kept)} field(s) of the org's components that the spec "
+                         f"does not manage: {', '.join(kept)}")
         change = base(
             action, changes=tuple(changes), rotate_reasons=tuple(reasons),
             new_certificate=bool(reasons) and app.certificate is not None and (
@@ -427,6 +432,19 @@ def plan_credential(
         action, changes=tuple(fields), reconnect_required=reconnect,
         connection_status=status, notes=tuple(notes),
     )
+
+
+def _kept_fields(kind: Any, live: LiveApp) -> list[str]:
+    """``Type.field`` of every field an update sends back unchanged (not managed by the spec)."""
+    from provisioner.metadata.merge import merge_component
+    from provisioner.metadata.types import Component
+
+    out: list[str] = []
+    for type_name, component in sorted(live.components.items()):
+        managed = kind.managed_fields.get(type_name, frozenset())
+        empty = Component(type_name, component.full_name, {})
+        out += [f"{type_name}.{f}" for f in merge_component(empty, component, managed).kept]
+    return out
 
 
 def make_plan(inputs: PlanInputs) -> Plan:

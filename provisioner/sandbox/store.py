@@ -36,6 +36,16 @@ def _random_alnum(n: int) -> str:
     return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(n))
 
 
+def _without_empty(md: dict[str, Any]) -> dict[str, Any]:
+    """``md`` without fields sent empty (``""``, or a list of one empty element)."""
+    out: dict[str, Any] = {}
+    for key, value in md.items():
+        if value == "" or value == [""]:
+            continue
+        out[key] = _without_empty(value) if isinstance(value, dict) else value
+    return out
+
+
 def key_holder(type_name: str) -> bool:
     """Types whose records carry a consumer key and secret."""
     return type_name in {c.CONNECTED_APP, c.ECA_GLOBAL}
@@ -109,6 +119,16 @@ class Store:
         """Create/update/upsert one component; returns (created, problems)."""
         name = str(md.get("fullName") or "")
         existing = self.get(type_name, name) if name else None
+        # sandbox-rule: deploy-replaces-component (docs/salesforce-behaviour.md)
+        # The file sent replaces the component: a field left out is cleared, and so is one sent
+        # empty. Except, as evidence says, a Connected App's profileName / permissionSetName:
+        # left out, they stay; only an explicit empty element removes the last one.
+        sent = md
+        md = _without_empty(md)
+        if existing is not None and type_name == c.CONNECTED_APP:
+            for kept in ("profileName", "permissionSetName"):
+                if kept not in sent and kept in existing["metadata"]:
+                    md[kept] = copy.deepcopy(existing["metadata"][kept])
         if mode == "create" and existing is not None:
             return False, [Problem("DUPLICATE_VALUE", "duplicate value found: fullName duplicates "
                                    f"value on record with id: {existing['id']}", "fullName")]

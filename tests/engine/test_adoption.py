@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from provisioner.engine.run import apply, compute_plan
 from provisioner.secret import Secret
 from provisioner.workflow2.atrest import encrypt_data
-from tests.engine.conftest import Lines, Workspace, approve, records, running_org
+from tests.engine.conftest import Lines, Workspace, app_yaml, approve, records, running_org
 
 
 def _hand_made(ws: Workspace, *items: tuple[str, str, str]) -> None:
@@ -75,9 +76,10 @@ FOREIGN = {
 }
 
 
-def _made_elsewhere(ws: Workspace) -> None:
+def _made_elsewhere(ws: Workspace, extras: dict[str, dict[str, Any]] | None = None) -> None:
     """App ``billing`` deployed by another tool: same header name, children under other names,
-    label 'Made Elsewhere' (so provisioner has an update to make)."""
+    label 'Made Elsewhere' (so provisioner has an update to make); ``extras`` adds fields the
+    spec does not manage, by component type."""
     from provisioner.appkinds import build_components
     from provisioner.engine.run import load_specs
     from provisioner.keys import KeyRequest, generate_consumer_key, generate_many
@@ -94,6 +96,10 @@ def _made_elsewhere(ws: Workspace) -> None:
     comps = build_components(replace(app, label="Made Elsewhere"), org,
                              desired.callback_urls(app), certificate_pem=key.certificate_pem,
                              consumer_key=generate_consumer_key(), names=FOREIGN)
+    from provisioner.metadata.types import Component
+
+    comps = [Component(c.type, c.full_name, {**c.fields, **(extras or {}).get(c.type, {})})
+             for c in comps]
     with connect(org, environ=ws.options().environ) as conn:
         deploy(conn, deploy_zip(comps, org.api_version))
 
@@ -143,3 +149,64 @@ def test_an_app_with_foreign_child_names_is_adopted_updated_and_destroyed_in_pla
     assert _children(ws) == {t: [] for t in FOREIGN}
     with running_org(ws) as server:
         assert server.org.app("billing") is None
+
+
+def test_an_update_keeps_what_the_spec_does_not_manage_and_clears_what_it_empties(
+    ws: Workspace,
+) -> None:
+    ip_range = ({"description": "office", "startIpAddress": "10.0.0.1",
+                 "endIpAddress": "10.0.0.9"},)
+    _made_elsewhere(ws, {
+        "ExtlClntAppOauthSettings": {"trustedIpRanges": ip_range},
+        "ExtlClntAppGlobalOauthSettings": {"isPkceRequired": True},
+    })
+    plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
+    (app,) = plan.apps
+    assert ("keeps 2 field(s) of the org's components that the spec does not manage: "
+            "ExtlClntAppGlobalOauthSettings.isPkceRequired, "
+            "ExtlClntAppOauthSettings.trustedIpRanges") in app.notes
+    _plan, result = apply(ws.paths(), ws.options(), Lines(), approve)
+    assert result is not None and not result.failures, result.failures
+
+    def live() -> dict[str, Any]:
+        with running_org(ws) as server:
+            found = server.org.app("billing")
+            assert found is not None
+            comps: dict[str, Any] = found["components"]
+            return comps
+
+    comps = live()
+    assert comps["ExtlClntAppGlobalOauthSettings"]["isPkceRequired"] is True
+    assert comps["ExtlClntAppOauthSettings"]["trustedIpRanges"][0]["startIpAddress"] == "10.0.0.1"
+    assert comps["ExternalClientApplication"]["label"] == "Billing"  # the managed change made
+    assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
+
+    # The spec drops the last permission set: sent explicitly empty, it is gone from the org.
+    ws.write_apps(app_yaml("billing", permission_sets="[]"))
+    _plan, result = apply(ws.paths(), ws.options(), Lines(), approve)
+    assert result is not None and not result.failures, result.failures
+    assert "commaSeparatedPermissionSet" not in live()["ExtlClntAppOauthConfigurablePolicies"]
+    assert live()["ExtlClntAppGlobalOauthSettings"]["isPkceRequired"] is True
+    assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
+
+
+def test_a_connected_apps_last_profile_and_permission_set_are_removed(ws: Workspace) -> None:
+    with running_org(ws) as server:
+        server.org.set_setting("connectedAppCreationDisabled", False)
+    ws.write_apps(app_yaml("legacy", app_type="connectedApp"))
+    _plan, result = apply(ws.paths(), ws.options(), Lines(), approve)
+    assert result is not None and not result.failures, result.failures
+    # Pre-authorize nobody: leaving profileName/permissionSetName out would change nothing on
+    # such an app, so both are sent as one empty element.
+    ws.write_apps(app_yaml("legacy", app_type="connectedApp", permission_sets="[]").replace(
+        "profiles: [System Administrator]", "profiles: []"))
+    plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
+    assert [a.action for a in plan.apps] == ["update"]
+    _plan, result = apply(ws.paths(), ws.options(), Lines(), approve)
+    assert result is not None and not result.failures, result.failures
+    with running_org(ws) as server:
+        found = server.org.app("legacy")
+        assert found is not None
+        md = found["components"]["ConnectedApp"]
+        assert "profileName" not in md and "permissionSetName" not in md
+    assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
