@@ -27,11 +27,20 @@ PATHS = click.argument(
 )
 
 
+def state_location(_ctx: click.Context, _param: click.Parameter, value: str) -> Path | str:
+    """``--state``: a local file (a Path), or ``git+URL[#BRANCH]`` kept as text."""
+    from provisioner.gitstate import is_git_location
+
+    return value if is_git_location(value) else Path(value)
+
+
 def _state_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
-        default=Path(".provisioner/state.json"), show_default=True,
-        help="The state file (secret-free JSON); its lock and journal sit next to it.",
+        "--state", "state_path", default=".provisioner/state.json", show_default=True,
+        envvar="PROVISIONER_STATE", callback=state_location,
+        help="The state: a local file (secret-free JSON; its lock and journal sit next to it), "
+             "or git+URL[#BRANCH] for state shared through a git remote, one file and one lock "
+             "per org (env: PROVISIONER_STATE).",
     )(f)
 
 
@@ -53,7 +62,7 @@ _TARGET_APPS = click.option(
          "pending changes are listed and not applied.")
 
 
-def _options(state_path: Path, prune: bool, plaintext: bool, orgs: tuple[str, ...] = (),
+def _options(state_path: Path | str, prune: bool, plaintext: bool, orgs: tuple[str, ...] = (),
              **extra: Any) -> RunOptions:
     from provisioner.engine.context import RunOptions
     from provisioner.engine.services import Services
@@ -260,10 +269,16 @@ _APPLY_FLAGS = [
 ]
 
 
+_LOCK_TIMEOUT = click.option(
+    "--lock-timeout", type=click.FloatRange(min=0), default=0.0, show_default=True,
+    envvar="PROVISIONER_LOCK_TIMEOUT",
+    help="Seconds to wait for a state lock another run holds (0: fail at once).")
+
+
 def _apply_flags(f: Callable[..., Any]) -> Callable[..., Any]:
     for flag in reversed(_APPLY_FLAGS):
         f = flag(f)
-    return _run_options(f)
+    return _LOCK_TIMEOUT(_run_options(f))
 
 
 @click.command(epilog="""\b
@@ -277,14 +292,15 @@ Examples:
 @_apply_flags
 def apply(paths: tuple[Path, ...], target_apps: tuple[str, ...], auto_approve: bool,
           verify_timeout: float, fmt: str, state_path: Path, prune: bool,
-          allow_plaintext_secrets: bool, orgs: tuple[str, ...]) -> None:
+          allow_plaintext_secrets: bool, orgs: tuple[str, ...], lock_timeout: float) -> None:
     """Make Salesforce and Workflow² match the specs: deploy, verify, write credentials.
 
     PATHS are spec files/directories, or one PLANFILE saved by `plan --out` (refused when the
     specs, the state or the org changed since). Rotates keys that policy says are due.
     """
     options = _options(state_path, prune, allow_plaintext_secrets, orgs,
-                       verify_timeout=verify_timeout, target_apps=frozenset(target_apps))
+                       verify_timeout=verify_timeout, target_apps=frozenset(target_apps),
+                       lock_timeout=lock_timeout)
     _apply(paths, options, auto_approve, fmt)
 
 
@@ -311,7 +327,7 @@ Examples:
 def rotate(paths: tuple[Path, ...], apps: tuple[str, ...], rotate_all: bool,
            consumer_secret: bool, auto_approve: bool,
            verify_timeout: float, fmt: str, state_path: Path, prune: bool,
-           allow_plaintext_secrets: bool, orgs: tuple[str, ...]) -> None:
+           allow_plaintext_secrets: bool, orgs: tuple[str, ...], lock_timeout: float) -> None:
     """Force a new key and certificate now (verified, rolled back if the login fails), or with
     --consumer-secret a new consumer secret.
 
@@ -336,7 +352,8 @@ def rotate(paths: tuple[Path, ...], apps: tuple[str, ...], rotate_all: bool,
     # Only the rotated apps are touched: other pending changes wait for apply.
     forced = {"force_secret" if consumer_secret else "force_rotate": chosen.apps}
     options = _options(state_path, prune, allow_plaintext_secrets, orgs,
-                       verify_timeout=verify_timeout, target_apps=chosen.apps, **forced)
+                       verify_timeout=verify_timeout, target_apps=chosen.apps,
+                       lock_timeout=lock_timeout, **forced)
     _apply(paths, options, auto_approve, fmt, command="rotate")
 
 
@@ -352,10 +369,11 @@ Examples:
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
               default="text", show_default=True, help="How to print the plan first.")
+@_LOCK_TIMEOUT
 @_run_options
 def destroy(paths: tuple[Path, ...], apps: tuple[str, ...], destroy_all: bool, auto_approve: bool,
             fmt: str, state_path: Path, prune: bool, allow_plaintext_secrets: bool,
-            orgs: tuple[str, ...]) -> None:
+            orgs: tuple[str, ...], lock_timeout: float) -> None:
     """Delete apps from their orgs and their credential records from Workflow².
 
     Only apps provisioner created or adopted (they are in state) are deleted; all of an org's
@@ -368,7 +386,7 @@ def destroy(paths: tuple[Path, ...], apps: tuple[str, ...], destroy_all: bool, a
         raise UsageError("no app to delete: the specs define none", "name an app with --app")
     # Only the destroyed apps are touched: other pending changes wait for apply.
     options = _options(state_path, prune, allow_plaintext_secrets, orgs, destroy=chosen.apps,
-                       target_apps=chosen.apps)
+                       target_apps=chosen.apps, lock_timeout=lock_timeout)
 
     def confirm(_plan: Plan) -> bool:
         if auto_approve:

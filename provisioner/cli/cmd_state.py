@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from provisioner.state import DEFAULT_STATE_PATH, StateStore
+from provisioner.state import DEFAULT_STATE_PATH
 from provisioner.timestamps import format_time
 
 FORCE_UNLOCK_EPILOG = """\b
@@ -38,18 +36,20 @@ that is what this command is for.
 @click.option(
     "--state",
     "state_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_STATE_PATH,
+    default=str(DEFAULT_STATE_PATH),
     show_default=True,
-    help="The state file whose lock to release.",
+    envvar="PROVISIONER_STATE",
+    help="The state whose lock to release: a file, or git+URL[#BRANCH] (env: PROVISIONER_STATE).",
 )
-def force_unlock(lock_id: str, state_path: Path) -> None:
+def force_unlock(lock_id: str, state_path: str) -> None:
     """Release the state lock LOCK_ID held by a run that no longer runs.
 
     A run takes a lock over by itself only from a dead process on the same host; any other
     lock, however old, waits for a person to decide here.
     """
-    removed = StateStore(state_path).force_unlock(lock_id)
+    from provisioner.gitstate import open_state
+
+    removed = open_state(state_path, ()).force_unlock(lock_id)
     click.echo(
         f"Released lock {removed.id} on {state_path} "
         f"(held by {removed.owner} for {removed.operation!r} since {format_time(removed.created)})."

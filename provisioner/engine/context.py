@@ -34,7 +34,10 @@ class RunOptions:
     :class:`~provisioner.engine.services.Services`.
     """
 
-    state_path: Path = DEFAULT_STATE_PATH
+    #: A local state file, or ``git+URL[#BRANCH]`` (:mod:`provisioner.gitstate`).
+    state_path: Path | str = DEFAULT_STATE_PATH
+    #: Seconds to wait for a state lock another run holds.
+    lock_timeout: float = 0.0
     verify_timeout: float = 600.0
     deploy_timeout: float = 1800.0
     force_rotate: frozenset[str] = frozenset()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,13 +18,14 @@ from provisioner.engine.executor import ApplyResult, execute
 from provisioner.engine.live import plan_inputs, read_live
 from provisioner.engine.planner import make_plan
 from provisioner.engine.statewriter import StateWriter, recover
-from provisioner.errors import ProvisionerError, StalePlanError, UsageError
+from provisioner.errors import ProvisionerError, StalePlanError, StateLockedError, UsageError
 from provisioner.events import Observer, SpecWarning, Step
+from provisioner.gitstate import open_state
 from provisioner.journal import Journal
 from provisioner.lock import LockInfo, default_owner
 from provisioner.model import Desired
 from provisioner.plan.types import PLAN_FORMAT_VERSION, Plan
-from provisioner.state import State, StateStore
+from provisioner.state import State
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def plan_desired(
     """Read-only: the plan for an already loaded desired model (``spec_files`` are digested)."""
     _warn(desired, progress)
     preflight(desired, options.environ)
-    store = StateStore(options.state_path)
+    store = open_state(options.state_path, sorted(desired.orgs), options.environ)
     state = store.load()
     pending = Journal(store.journal_path).entries()
     # Planning only reads: an unencrypted import file may be read; apply still refuses to write it.
@@ -91,15 +92,33 @@ def plan_desired(
 
 
 @contextmanager
-def locked(store: StateStore, operation: str, progress: Observer) -> Iterator[None]:
+def locked(store: Any, operation: str, progress: Observer, *,
+           timeout: float = 0.0) -> Iterator[None]:
     """Hold the state lock; a dead run's lock is taken over as :mod:`provisioner.lock`'s
-    takeover policy allows, and the run says so."""
+    takeover policy allows, and the run says so. A lock another run holds is waited for up to
+    ``timeout`` seconds (polled with backoff), then refused."""
+    import time
 
     def taking_over(held: LockInfo) -> None:
         progress(Step(f"the state lock {held.id} was left by a run that died ({held.owner}, "
                       f"{held.age()} ago): taking it over"))
 
-    with store.lock(default_owner(), operation, on_takeover=taking_over):
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    held = ExitStack()
+    while True:
+        try:
+            held.enter_context(store.lock(default_owner(), operation, on_takeover=taking_over))
+            break
+        except StateLockedError as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            progress(Step(f"waiting for the state lock ({exc.message}); "
+                          f"{left:.0f} s of --lock-timeout left"))
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
+    with held:
         yield
 
 
@@ -198,8 +217,8 @@ def apply_desired(
     """:func:`apply` for an already loaded desired model; ``saved`` is a saved plan to match."""
     _warn(desired, progress)
     preflight(desired, options.environ)
-    store = StateStore(options.state_path)
-    with locked(store, "apply", progress):
+    store = open_state(options.state_path, sorted(desired.orgs), options.environ)
+    with locked(store, "apply", progress, timeout=options.lock_timeout):
         writer = StateWriter(store, store.load())
         journal = Journal(store.journal_path)
         for line in recover(journal, writer):
