@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from provisioner.cli.main import current_options
+from provisioner.cli.main import current_options, json_document_written
 from provisioner.errors import EXIT_ERROR
 
 _MARK = {"pass": "ok  ", "fail": "FAIL", "skip": "skip"}
@@ -49,6 +49,7 @@ def check(paths: tuple[Path, ...], fmt: str) -> None:
                "summary": {s: sum(1 for i in items if i.status == s)
                            for s in ("pass", "fail", "skip")}}
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        json_document_written()
     else:
         color = current_options().color
         target = None

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from provisioner.cli.main import current_options
+from provisioner.cli.main import current_options, json_document_written
 from provisioner.errors import EXIT_CHANGES, ProvisionerError, UsageError
 
 if TYPE_CHECKING:
@@ -154,6 +154,8 @@ def plan(paths: tuple[Path, ...], fmt: str, out: Path | None, detailed_exitcode:
         click.echo(render_text(outcome.plan, _style(), show_unchanged=True), nl=False)
     else:
         click.echo(_render(outcome.plan, fmt), nl=False)
+        if fmt == "json":
+            json_document_written()
     if out is not None:
         _write_plan_file(out, render_json(outcome.plan))
         click.echo(f"Saved the plan to {out}; apply it with: provisioner apply {out}", err=True)
@@ -253,6 +255,7 @@ def _apply(paths: tuple[Path, ...], options: RunOptions, auto_approve: bool, fmt
         doc = {"formatVersion": 1, "command": command, "status": status,
                "plan": plan.to_json(), "result": result.to_json() if result else None}
         click.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False))
+        json_document_written()
     if result is None:
         click.echo("Nothing to do: no writes were made.", err=as_json)
         return

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from provisioner.cli.main import current_options
+from provisioner.cli.main import current_options, json_document_written
 from provisioner.errors import EXIT_ERROR
 from provisioner.model import KINDS
 from provisioner.spec import ValidationResult, check_paths
@@ -37,7 +37,7 @@ SCHEMA_EPILOG = """\b
 Examples:
   provisioner schema > provisioner.schema.json
   provisioner schema SalesforceApp
-  provisioner schema plan        # also: state, result (what --format json prints)
+  provisioner schema plan        # also: state, result, error (what --format json prints)
 
 \b
 Point yaml-language-server at the bundle with a first line in each spec:
@@ -117,6 +117,7 @@ def validate(paths: tuple[Path, ...], output_format: str) -> None:
     result = check_paths(list(options.paths))
     if options.output_format == "json":
         click.echo(render_json_result(result))
+        json_document_written()
     else:
         click.echo(render_text(result, options.color))
     if not result.ok:
@@ -142,7 +143,8 @@ def schema(kind: str | None) -> None:
     """Print the JSON Schema of the spec language: the bundle, or one KIND's.
 
     KIND is SalesforceOrg, WorkflowInstance or SalesforceApp (any letter case), or a document
-    provisioner writes: plan (plan --out), state, result (apply/rotate/destroy --format json).
+    provisioner writes: plan (plan --out), state, result (apply/rotate/destroy --format json),
+    error (any --format json command that fails before printing its own document).
     """
     from provisioner.spec.schemas import DOCUMENT_SCHEMAS, document_schema
 

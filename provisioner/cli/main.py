@@ -123,6 +123,36 @@ def current_options() -> GlobalOptions:
     return GlobalOptions(verbose=False, color=False)
 
 
+#: Whether the running command already printed its JSON document (then an error adds none).
+_JSON_WRITTEN = [False]
+
+
+def json_document_written() -> None:
+    """Called by a command once its ``--format json`` document is on stdout."""
+    _JSON_WRITTEN[0] = True
+
+
+def _wants_json(args: list[str]) -> bool:
+    for i, arg in enumerate(args):
+        if arg == "--format=json" or (arg == "--format" and args[i + 1:i + 2] == ["json"]):
+            return True
+    return False
+
+
+def _error_document(args: list[str], code: str, message: str, hint: str | None,
+                    exit_code: int) -> None:
+    """The error envelope (``provisioner schema error``) on stdout, for ``--format json``."""
+    import json
+
+    if not _wants_json(args) or _JSON_WRITTEN[0]:
+        return
+    command = next((a for a in args if a in COMMANDS), None)
+    click.echo(json.dumps({
+        "formatVersion": 1, "command": command, "status": "error",
+        "error": {"code": code, "message": message, "hint": hint, "exitCode": exit_code},
+    }, indent=2, sort_keys=True, ensure_ascii=False))
+
+
 def report_error(exc: ProvisionerError, verbose: bool) -> None:
     """Print a project error as ``Error: ...`` plus its hint (and its cause with --verbose)."""
     click.secho(f"Error: {exc.message}", err=True, fg="red")
@@ -143,12 +173,15 @@ def main(argv: list[str] | None = None, services: Services | None = None) -> Non
     verbose = "-v" in args or "--verbose" in args
     # With --detailed-exitcode, 2 means "changes present": a usage error must not say so.
     usage_code = EXIT_ERROR if "--detailed-exitcode" in args else EXIT_USAGE
+    _JSON_WRITTEN[0] = False
     try:
         code = cli.main(args=args, prog_name="provisioner", standalone_mode=False,
                         obj=GlobalOptions(verbose=False, color=False, services=services))
     except ProvisionerError as exc:
         report_error(exc, verbose)
-        sys.exit(usage_code if exc.exit_code == EXIT_USAGE else exc.exit_code)
+        code = usage_code if exc.exit_code == EXIT_USAGE else exc.exit_code
+        _error_document(args, type(exc).__name__, exc.message, exc.hint, code)
+        sys.exit(code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_ERROR)
@@ -156,7 +189,10 @@ def main(argv: list[str] | None = None, services: Services | None = None) -> Non
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(usage_code if isinstance(exc, click.UsageError) else exc.exit_code)
+        code = usage_code if isinstance(exc, click.UsageError) else exc.exit_code
+        _error_document(args, "UsageError" if isinstance(exc, click.UsageError)
+                        else type(exc).__name__, exc.format_message(), None, code)
+        sys.exit(code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)

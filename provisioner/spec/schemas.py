@@ -52,6 +52,7 @@ DOCUMENT_SCHEMAS: dict[str, str] = {
     "plan": "plan.schema.json",
     "state": "state.schema.json",
     "result": "result.schema.json",
+    "error": "error.schema.json",
 }
 
 
