@@ -74,6 +74,20 @@ class GlobalOptions:
     services: Services | None = None
 
 
+def _environment_names(command: click.Command, name: str) -> None:
+    """Give every option without one the environment variable PROVISIONER_<COMMAND>_<FLAG>
+    (``apply --verify-timeout`` -> ``PROVISIONER_APPLY_VERIFY_TIMEOUT``)."""
+    prefix = "PROVISIONER_" + name.upper().replace("-", "_")
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.envvar and not param.hidden:
+            flags = [o for o in param.opts if o.startswith("--")]
+            if flags and param.name != "help":
+                param.envvar = f"{prefix}_{flags[0][2:].upper().replace('-', '_')}"
+    if isinstance(command, click.Group):
+        for sub_name, sub_command in command.commands.items():
+            _environment_names(sub_command, f"{name}_{sub_name}")
+
+
 class LazyGroup(click.Group):
     """A group whose commands are imported on first use."""
 
@@ -93,20 +107,32 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attr)
         if not isinstance(command, click.Command):
             raise TypeError(f"{target} is not a click command")
+        _environment_names(command, cmd_name)
         return command
 
 
 @click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="provisioner")
-@click.option("-v", "--verbose", is_flag=True, help="Show progress details and the cause of errors.")
+@click.option("-v", "--verbose", is_flag=True, envvar="PROVISIONER_VERBOSE",
+              help="Show progress details and the cause of errors.")
 @click.option("--no-color", is_flag=True, help="Plain output without ANSI colors (also NO_COLOR=1).")
+@click.option("-C", "--chdir", "chdir", type=click.Path(exists=True, file_okay=False),
+              envvar="PROVISIONER_CHDIR",
+              help="Run as if started in this folder (paths, state, caches are relative to it).")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool, no_color: bool) -> None:
+def cli(ctx: click.Context, verbose: bool, no_color: bool, chdir: str | None) -> None:
     """Salesforce apps and Workflow² credentials as code.
 
     Describe apps in YAML specs; validate and render them offline; plan and apply them to
     Salesforce orgs and Workflow² servers; rerun to converge and to rotate keys.
+
+    Every option can also come from the environment: PROVISIONER_<COMMAND>_<OPTION> (e.g.
+    PROVISIONER_APPLY_VERIFY_TIMEOUT=900), and PROVISIONER_STATE, PROVISIONER_LOCK_TIMEOUT,
+    PROVISIONER_CHDIR, PROVISIONER_VERBOSE for every command. Global options may also follow
+    the command (provisioner plan specs/ -v).
     """
+    if chdir:
+        os.chdir(chdir)  # before the command's arguments are checked against the file system
     color = not no_color and "NO_COLOR" not in os.environ
     given = ctx.obj if isinstance(ctx.obj, GlobalOptions) else None
     ctx.obj = GlobalOptions(verbose=verbose, color=color,
@@ -163,13 +189,44 @@ def report_error(exc: ProvisionerError, verbose: bool) -> None:
         click.echo(f"cause: {type(exc.__cause__).__module__}.{type(exc.__cause__).__name__}", err=True)
 
 
+_GLOBAL_FLAGS = {"-v", "--verbose", "--no-color"}
+_GLOBAL_VALUES = {"-C", "--chdir"}
+
+
+def _globals_first(args: list[str]) -> list[str]:
+    """``args`` with global options that follow the command moved before it, so pipelines may
+    write ``provisioner apply plan.json -v -C infra``. Stops at ``--``."""
+    command = next((i for i, a in enumerate(args) if a in COMMANDS), None)
+    if command is None:
+        return list(args)
+    front, rest, moved = list(args[:command + 1]), list(args[command + 1:]), []
+    kept: list[str] = []
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg == "--":
+            kept += rest[i:]
+            break
+        if arg in _GLOBAL_FLAGS:
+            moved.append(arg)
+        elif arg in _GLOBAL_VALUES and i + 1 < len(rest):
+            moved += [arg, rest[i + 1]]
+            i += 1
+        elif arg.startswith("--chdir="):
+            moved.append(arg)
+        else:
+            kept.append(arg)
+        i += 1
+    return front[:command] + moved + front[command:] + kept
+
+
 def main(argv: list[str] | None = None, services: Services | None = None) -> None:
     """Entry point of the console script: runs the CLI and maps errors to exit codes.
 
     ``services`` replace the standard connector, key maker, clock and observer of every run the
     command makes (a program embedding provisioner, the end-to-end tests).
     """
-    args = sys.argv[1:] if argv is None else argv
+    args = _globals_first(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args or "--verbose" in args
     # With --detailed-exitcode, 2 means "changes present": a usage error must not say so.
     usage_code = EXIT_ERROR if "--detailed-exitcode" in args else EXIT_USAGE

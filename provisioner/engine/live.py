@@ -46,6 +46,26 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def spec_root(start: Path) -> Path:
+    """The folder saved plans name spec files from: the git repository holding ``start``
+    (its top level), else the current folder."""
+    probe = start.resolve()
+    for folder in (probe, *probe.parents):
+        if (folder / ".git").exists():
+            return folder
+    return Path.cwd().resolve()
+
+
+def spec_file_name(path: Path) -> str:
+    """How a saved plan names a spec file: relative to its :func:`spec_root` (so the plan
+    applies from any folder of any checkout), absolute when outside it."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(spec_root(resolved.parent)).as_posix()
+    except ValueError:
+        return str(resolved)
+
+
 def file_digest(path: Path) -> str:
     """SHA-256 of a spec file's bytes (a saved plan records them)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -291,7 +311,7 @@ def plan_inputs(
         refusals=snap.refusals,
         prune=ctx.options.prune,
         destroy=ctx.options.destroy,
-        spec_files=tuple((str(p), file_digest(p)) for p in spec_files),
+        spec_files=tuple((spec_file_name(p), file_digest(p)) for p in spec_files),
         live_digests=tuple(sorted(snap.digests.items())),
         sink_kinds={n: i.sink.type for n, i in ctx.desired.instances.items()},
         targets={n: ctx.target(n) for n in ctx.desired.instances},

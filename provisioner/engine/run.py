@@ -126,7 +126,18 @@ def comparable(plan: Plan) -> dict[str, Any]:
     """The plan's JSON without its creation time: what must match for a saved plan to apply."""
     doc = plan.to_json()
     doc.pop("createdAt", None)
-    return doc
+    out: dict[str, Any] = _without_sources(doc)
+    return out
+
+
+def _without_sources(value: Any) -> Any:
+    """``value`` without ``source`` (file:line as given on the command line, which depends on
+    the folder a command runs from; the files themselves are compared by digest)."""
+    if isinstance(value, dict):
+        return {k: _without_sources(v) for k, v in value.items() if k != "source"}
+    if isinstance(value, list):
+        return [_without_sources(v) for v in value]
+    return value
 
 
 def read_plan_file(path: Path) -> dict[str, Any]:
@@ -170,7 +181,7 @@ def check_saved_plan(saved: dict[str, Any], fresh: Plan, plan_path: Path) -> Non
     if not reasons:
         doc = dict(saved)
         doc.pop("createdAt", None)
-        if doc != comparable(fresh):
+        if _without_sources(doc) != comparable(fresh):
             reasons.append("the plan computed now differs from the saved one")
     if reasons:
         raise StalePlanError(
@@ -195,7 +206,12 @@ def apply(
         # The saved plan's targets are what was reviewed: the same restriction applies.
         options = replace(options, target_orgs=frozenset(targets.get("orgs", ())),
                           target_apps=frozenset(targets.get("apps", ())))
-        paths = [Path(s["path"]) for s in saved.get("specFiles", [])]
+        # Named relative to the spec root (the checkout's top level): found from any folder.
+        from provisioner.engine.live import spec_root
+
+        root = spec_root(Path.cwd())
+        paths = [root / s["path"] if not Path(s["path"]).is_absolute() else Path(s["path"])
+                 for s in saved.get("specFiles", [])]
         if not paths:
             raise UsageError(f"{plan_file} names no spec files", "make it with provisioner plan --out")
     desired = load_specs(paths)

@@ -167,3 +167,24 @@ def test_apply_rotate_destroy_json_is_one_document_valid_against_schema_result(
     ws.write_apps(app_yaml("billing"))
     code, doc, _ = run("destroy", ws.specs, "--app", "billing", "--auto-approve")
     assert (code, doc["command"], doc["status"]) == (0, "destroy", "applied")
+
+
+def test_a_saved_plan_names_spec_files_from_the_checkout_and_applies_from_any_folder(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    import shutil
+    import subprocess
+
+    repo = tmp_path / "checkout"
+    shutil.copytree(ws.specs, repo / "specs")
+    subprocess.run(["git", "init", "--quiet", str(repo)], check=True)
+    artifact = tmp_path / "artifacts" / "plan.json"
+    state = ("--state", str(tmp_path / "state.json"))
+    made = cli("plan", "specs", *state, "--out", artifact, cwd=repo)
+    assert made.code == 0, made.all
+    names = [s["path"] for s in json.loads(artifact.read_text())["specFiles"]]
+    assert names == ["specs/apps.yaml", "specs/org.yaml"]  # relative to the checkout's top
+    # The merge job applies the reviewed file from another folder of the checkout.
+    applied = cli("apply", artifact, *state, cwd=repo / "specs")
+    assert applied.code == 0, applied.all
+    assert "Apply complete" in applied.stdout
