@@ -115,8 +115,25 @@ def _render(plan: Plan, fmt: str) -> str:
     if fmt == "json":
         return render_json(plan)
     if fmt == "markdown":
-        return render_markdown(plan)
+        return render_markdown(plan, commit=_commit())
     return render_text(plan, _style())
+
+
+def _commit() -> str | None:
+    """The commit the specs come from, for the PR comment's header: the CI's variable
+    (GITHUB_SHA, CI_COMMIT_SHA), else the checkout's HEAD; None when unknown."""
+    import os
+    import subprocess
+
+    for name in ("PROVISIONER_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA"):
+        if os.environ.get(name):
+            return os.environ[name][:12]
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 @click.command(epilog="""\b

@@ -121,10 +121,12 @@ def test_plan_formats_json_validates_and_markdown_renders(applied: Workspace) ->
     markdown = cli("plan", ws.specs, "--state", ws.state_path, "--format", "markdown")
     assert markdown.code == 0
     lines = markdown.stdout.splitlines()
-    assert lines[0] == "### provisioner plan"
-    assert "| action | resource | details |" in lines
-    row = next(ln for ln in lines if ln.startswith("| update | `app.billing`"))
-    assert "`scopes`: " in row and "OpenID" in row
+    assert lines[:2] == ["<!-- provisioner-plan:all -->", "### provisioner plan"]
+    head = lines.index("<summary>update <code>app.billing</code> (externalClientApp "
+                       "<code>billing</code> in <code>sb</code>)</summary>")
+    diff = lines[head:lines.index("</details>", head)]
+    assert any(ln.startswith("+ scopes: ") and "OpenID" in ln for ln in diff)
+    assert any(ln.startswith("| commit | `") for ln in lines)  # this checkout's HEAD
 
     detailed = cli("plan", ws.specs, "--state", ws.state_path, "--detailed-exitcode")
     assert detailed.code == 2

@@ -52,14 +52,36 @@ def test_hostile_values_stay_visible_text(tmp_path: Path) -> None:
         "  contactEmail:", f"  description: '{HOSTILE_DESCRIPTION}'\n  contactEmail:")
     s = converged(tmp_path, doc).with_live(
         label="CRM", description=None, contact_email=HIDDEN_EMAIL)
-    markdown = render_markdown(make_plan(s.inputs()))
+    markdown = render_markdown(make_plan(s.inputs()), commit="abc123`<!--")
     seen = _seen(markdown)
     visible = "".join(seen.text)
-    assert seen.comments == [] and not seen.tags & {"a", "em", "img"}
+    # The only comment is the marker a pipeline finds its comment by; nothing became a link,
+    # emphasis or an image.
+    assert seen.comments == [" provisioner-plan:all "]
+    assert not seen.tags & {"a", "em", "strong", "img"} - {"strong"}
     for value in (HOSTILE_LABEL, HOSTILE_DESCRIPTION, HIDDEN_EMAIL, "integrations@acme.example"):
         assert f'"{value}"' in visible, value
-    # One table row per change: nothing swallowed the contactEmail row's neighbours.
-    assert visible.count("→") == 3
+    assert "abc123`<!--" in visible  # the header's commit, literal too
+    # Each changed field is one - line and one + line of the app's diff: nothing swallowed
+    # the contactEmail change's neighbours.
+    assert visible.count('+ contactEmail: "integrations@acme.example"') == 1
+    assert visible.count(f'- contactEmail: "{HIDDEN_EMAIL}"') == 1
+    assert visible.count(f'+ description: "{HOSTILE_DESCRIPTION}"') == 1
+    assert seen.tags >= {"details", "summary", "pre", "code"}
+
+
+def test_the_comment_has_a_header_a_marker_and_one_details_per_resource(tmp_path: Path) -> None:
+    s = converged(tmp_path).without_live().without_state()
+    markdown = render_markdown(make_plan(s.inputs()), commit="0123456789ab")
+    lines = markdown.splitlines()
+    assert lines[0] == "<!-- provisioner-plan:all -->"
+    assert "| commit | `0123456789ab` |" in lines and "| orgs | `prod` |" in lines
+    assert "| state | serial 3, lineage `lineage-1` |" in lines
+    assert markdown.count("<details>") == markdown.count("</details>") == 3  # app + 2 records
+    visible = "".join(_seen(markdown).text)
+    assert "+ consumerKey: generated at apply" in visible
+    assert "+ consumerSecret: generated at apply (sensitive)" in visible
+    assert "+ certificate: new key pair and certificate" in visible
 
 
 def _cell(markdown: str) -> Seen:
