@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -67,6 +68,17 @@ def parse_location(location: str) -> tuple[str, str]:
     return url, branch or DEFAULT_BRANCH
 
 
+def _without_userinfo(text: str) -> str:
+    """``text`` with the ``user:password@`` of any URL in it removed (a token must not reach a
+    message, a log or a commit)."""
+    return re.sub(r"(://)[^/@\s]*@", r"\1", text)
+
+
+def _last_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = done.stderr.strip().splitlines()
+    return _without_userinfo(lines[-1]) if lines else f"exit code {done.returncode}"
+
+
 def _file_of(org: str) -> str:
     return f"{org}.state.json"
 
@@ -75,10 +87,13 @@ class GitStateStore:
     """State for the orgs ``orgs`` on a git remote (see the module docstring)."""
 
     def __init__(self, location: str, orgs: Sequence[str], *,
-                 cache_root: Path | None = None) -> None:
-        self.location = location
+                 cache_root: Path | None = None, lock_orgs: Sequence[str] = ()) -> None:
         self.url, self.branch = parse_location(location)
+        #: What messages name: the location without any user:password@ in it.
+        self.location = _without_userinfo(location)
         self.orgs = tuple(sorted(set(orgs)))
+        #: The orgs a run locks (its --org targets); default: every org it loads.
+        self.lock_orgs = tuple(sorted(set(lock_orgs)))
         digest = hashlib.sha256(f"{self.url}#{self.branch}".encode()).hexdigest()[:16]
         self.cache = (cache_root or DEFAULT_STATE_PATH.parent / "git") / digest
         self.journal_path = self.cache / "state.journal"
@@ -88,21 +103,40 @@ class GitStateStore:
         self._base: str | None = None  # the branch commit the loaded state came from
 
     # -- git -----------------------------------------------------------------------------------
+    @contextmanager
+    def _cache_lock(self) -> Iterator[None]:
+        """One git command at a time on this cache: runs on one machine may share it, and
+        git's own ref and index locks fail instead of waiting."""
+        private_folder(self.cache.parent)
+        with open(self.cache.parent / f"{self.cache.name}.lock", "a+b") as handle:
+            try:
+                import fcntl
+            except ImportError:  # pragma: no cover - not POSIX: no sharing assumed
+                yield
+                return
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
     def _git(self, *args: str, input: str | None = None, check: bool = True
              ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, **_IDENTITY}
         try:
-            done = subprocess.run(["git", "-C", str(self.cache), *args], input=input, text=True,
-                                  capture_output=True, env=env, timeout=_GIT_TIMEOUT, check=False)
+            with self._cache_lock():
+                done = subprocess.run(["git", "-C", str(self.cache), *args], input=input,
+                                      text=True, capture_output=True, env=env,
+                                      timeout=_GIT_TIMEOUT, check=False)
         except FileNotFoundError as exc:
             raise StateError("the git state backend needs the git command",
                              "install git, or use a local --state file") from exc
         except subprocess.TimeoutExpired as exc:
-            raise StateError(f"git {args[0]} against {self.url} did not finish within "
+            raise StateError(f"git {args[0]} against {_without_userinfo(self.url)} did not finish within "
                              f"{_GIT_TIMEOUT:.0f} s", "check the remote and the network") from exc
         if check and done.returncode != 0:
-            raise StateError(f"git {args[0]} against the state remote {self.url} failed: "
-                             f"{done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}",
+            raise StateError(f"git {args[0]} against the state remote {_without_userinfo(self.url)} failed: "
+                             f"{_last_line(done)}",
                              "check the remote URL, the branch and the runner's access to it")
         return done
 
@@ -110,7 +144,7 @@ class GitStateStore:
         if not (self.cache / "HEAD").exists():
             private_folder(self.cache.parent)
             self.cache.mkdir(parents=True, exist_ok=True)
-            self._git("init", "--quiet", "--bare")
+            self._git("init", "--quiet", "--bare")  # under the cache lock; a repeat is harmless
 
     def _remote_refs(self, pattern: str) -> dict[str, str]:
         """``{ref: sha}`` of the remote's refs matching ``pattern``."""
@@ -141,8 +175,8 @@ class GitStateStore:
         text = done.stdout + done.stderr
         if "stale info" in text or "rejected" in text or "fetch first" in text:
             return False
-        raise StateError(f"git push to the state remote {self.url} failed: "
-                         f"{done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}",
+        raise StateError(f"git push to the state remote {_without_userinfo(self.url)} failed: "
+                         f"{_last_line(done)}",
                          "check the runner's write access to the state remote")
 
     # -- state ---------------------------------------------------------------------------------
@@ -166,9 +200,14 @@ class GitStateStore:
         return docs
 
     def load(self) -> State:
-        """The state of the specs' orgs, merged (serial: the sum of theirs)."""
+        """The state of the specs' orgs, merged (serial: the sum of theirs). A store made
+        without orgs (``provisioner state``) loads every org the branch holds."""
         self._ensure_cache()
         self._base = self._fetch(f"refs/heads/{self.branch}")
+        if not self.orgs and self._base is not None:
+            names = self._git("ls-tree", "--name-only", self._base).stdout.split()
+            self.orgs = tuple(sorted(n[:-len(".state.json")] for n in names
+                                     if n.endswith(".state.json")))
         self._docs = self._read_docs(self._base)
         return self._merged()
 
@@ -179,7 +218,8 @@ class GitStateStore:
             if doc is not None:
                 serial += int(doc["serial"])
                 apps.update(State.from_json(doc).apps)
-        return State(lineage=f"git:{self.branch}", serial=serial, apps=apps)
+        return State(lineage=f"git:{self.branch}", serial=serial, apps=apps,
+                     org_serials={o: int(d["serial"]) if d else 0 for o, d in self._docs.items()})
 
     def save(self, state: State, *, expected_serial: int) -> State:
         """Publish the orgs' files that changed as one commit (see the module docstring)."""
@@ -190,6 +230,11 @@ class GitStateStore:
                              "another run wrote it; run plan again to start from the current state")
         by_org: dict[str, dict[str, Any]] = {org: {} for org in self.orgs}
         for name, app in state.apps.items():
+            unlocked = bool(self.lock_orgs) and app.org not in self.lock_orgs
+            if unlocked and (self._docs.get(app.org) or {}).get("apps", {}).get(
+                    name) != app.to_json():
+                raise StateError(f"app {name!r} of org {app.org!r} changed in a run that "
+                                 "holds only the locks of its --org targets", "report a bug")
             if app.org not in by_org:
                 raise StateError(f"app {name!r} belongs to org {app.org!r}, which this run did "
                                  "not load from the git state", "include that org's specs")
@@ -262,8 +307,8 @@ class GitStateStore:
         try:
             return LockInfo.from_json(json.loads(body.split("\n\n", 1)[1]))
         except (IndexError, ValueError, KeyError, TypeError) as exc:
-            raise StateError(f"the lock {ref} on {self.url} is unreadable",
-                             f"delete it: git push {self.url} :{ref}") from exc
+            raise StateError(f"the lock {ref} on {self.location} is unreadable",
+                             f"delete it: git push {_without_userinfo(self.url)} :{ref}") from exc
 
     def _locked_error(self, org: str) -> StateLockedError:
         ref = LOCK_PREFIX + org
@@ -297,7 +342,7 @@ class GitStateStore:
         self._ensure_cache()
         info = LockInfo(str(uuid.uuid4()), owner, operation, datetime.now(timezone.utc))
         with ExitStack() as stack:
-            for org in self.orgs:
+            for org in self.lock_orgs or self.orgs:
                 stack.enter_context(self._hold_one(org, info))
             yield info
 
@@ -336,14 +381,16 @@ CACHE_ENV = "PROVISIONER_GIT_CACHE"
 
 
 def open_state(location: str | os.PathLike[str], orgs: Sequence[str],
-               environ: Mapping[str, str] | None = None) -> Any:
+               environ: Mapping[str, str] | None = None, *, lock_orgs: Sequence[str] = ()
+               ) -> Any:
     """The state backend ``--state`` names: a git remote, or a local file."""
     from provisioner.state import StateStore
 
     if is_git_location(location):
         env = os.environ if environ is None else environ
         cache = env.get(CACHE_ENV)
-        return GitStateStore(str(location), orgs, cache_root=Path(cache) if cache else None)
+        return GitStateStore(str(location), orgs, cache_root=Path(cache) if cache else None,
+                             lock_orgs=lock_orgs)
     return StateStore(Path(location))
 
 

@@ -162,6 +162,15 @@ def _build_pems(subject: str, key_size: int, validity_days: int, now: datetime) 
     return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
+def public_key_fingerprint(key: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> str:
+    """The fingerprint of a key's public half, as :class:`CertificateInfo` gives it for a
+    certificate (so a private key and a certificate can be matched)."""
+    public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key
+    spki = public.public_bytes(serialization.Encoding.DER,
+                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    return _sha256(spki)
+
+
 def _info(cert: x509.Certificate) -> CertificateInfo:
     public_key = cert.public_key()
     spki = public_key.public_bytes(

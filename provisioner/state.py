@@ -187,6 +187,8 @@ class State:
     lineage: str | None = None
     serial: int = 0
     apps: dict[str, AppState] = field(default_factory=dict)
+    #: Per-org serials when the state is one file per org (the git backend; not saved here).
+    org_serials: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document of the state file (lineage/serial as they are; save assigns them)."""

@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "rotate": "provisioner.cli.cmd_plan:rotate",
     "destroy": "provisioner.cli.cmd_plan:destroy",
     "force-unlock": "provisioner.cli.cmd_state:force_unlock",
+    "import": "provisioner.cli.cmd_import:import_",
+    "state": "provisioner.cli.cmd_state_inspect:state",
     "sandbox": "provisioner.sandbox.cli:sandbox",
 }
 
@@ -48,6 +50,10 @@ SHORT_HELP: dict[str, str] = {
     "rotate": "Force a new key and certificate now (verified, rolled back if the login fails), "
               "or with --consumer-secret a new consumer secret.",
     "force-unlock": "Release the state lock LOCK_ID held by a run that no longer runs.",
+    "import": "Adopt apps that exist in their org, and their credential records, into state "
+              "without rotating, where the current key can be proven to work; previewed like a "
+              "plan.",
+    "state": "Inspect the state, or forget a resource deliberately.",
     "destroy": "Delete apps from their orgs and their credential records from Workflow².",
     "sandbox": "Run and inspect the embedded Salesforce org emulator (HTTPS on 127.0.0.1).",
 }

@@ -368,6 +368,7 @@ class Planner:
             created_at=inp.now.isoformat().replace("+00:00", "Z"),
             state_lineage=inp.state.lineage,
             state_serial=inp.state.serial,
+            state_org_serials=tuple(sorted(inp.state.org_serials.items())),
             spec_files=inp.spec_files,
             live_digests=inp.live_digests,
             callback_urls=callback_pairs,

@@ -58,6 +58,19 @@ def _warn(desired: Desired, observer: Observer) -> None:
         observer(SpecWarning(line))
 
 
+def _scoped(desired: Desired, options: RunOptions) -> Desired:
+    """With ``--org``, only those orgs (and their apps) are signed in to, read and planned: a
+    job for one org never touches another (their apps in state are left alone, unread)."""
+    if not options.target_orgs:
+        return desired
+    from provisioner.engine.selection import check_targets
+
+    check_targets(desired, State(), options.target_orgs, ())
+    orgs = {n: o for n, o in desired.orgs.items() if n in options.target_orgs}
+    apps = {n: a for n, a in desired.apps.items() if a.org in options.target_orgs}
+    return replace(desired, orgs=orgs, apps=apps)
+
+
 def _spec_files(desired: Desired, paths: Sequence[Path]) -> list[Path]:
     return list(desired.files) if desired.files else [p for p in paths if p.is_file()]
 
@@ -75,6 +88,7 @@ def plan_desired(
 ) -> PlanOutcome:
     """Read-only: the plan for an already loaded desired model (``spec_files`` are digested)."""
     _warn(desired, progress)
+    desired = _scoped(desired, options)
     preflight(desired, options.environ)
     store = open_state(options.state_path, sorted(desired.orgs), options.environ)
     state = store.load()
@@ -169,7 +183,15 @@ def check_saved_plan(saved: dict[str, Any], fresh: Plan, plan_path: Path) -> Non
     """Refuse a saved plan whose specs, state serial or live systems changed since it was made."""
     reasons = []
     state = saved.get("state", {})
-    if state.get("serial") != fresh.state_serial or state.get("lineage") != fresh.state_lineage:
+    targeted = bool(saved.get("targets"))
+    if targeted and "orgSerials" in state:
+        # A targeted plan on per-org state: only its orgs' state matters (other orgs' jobs
+        # may apply meanwhile).
+        now = dict(fresh.state_org_serials)
+        if state["orgSerials"] != now:
+            reasons.append(f"the state of the targeted org(s) changed ({state['orgSerials']} "
+                           f"-> {now})")
+    elif state.get("serial") != fresh.state_serial or state.get("lineage") != fresh.state_lineage:
         reasons.append(f"the state changed (serial {state.get('serial')} -> {fresh.state_serial})")
     saved_specs = {s["path"]: s["sha256"] for s in saved.get("specFiles", [])}
     if saved_specs != dict(fresh.spec_files):
@@ -179,9 +201,17 @@ def check_saved_plan(saved: dict[str, Any], fresh: Plan, plan_path: Path) -> Non
         if saved_live.get(target) != digest:
             reasons.append(f"{target} changed outside provisioner")
     if not reasons:
-        doc = dict(saved)
+        doc: dict[str, Any] = dict(saved)
         doc.pop("createdAt", None)
-        if _without_sources(doc) != comparable(fresh):
+        now = comparable(fresh)
+        if targeted:  # what other orgs' jobs do meanwhile is not this plan's business
+            sides: list[dict[str, Any]] = [doc, now]
+            for side in sides:
+                side.pop("warnings", None)
+                held = side.get("state")
+                if isinstance(held, dict) and "orgSerials" in held:
+                    side["state"] = {"orgSerials": held["orgSerials"]}
+        if _without_sources(doc) != now:
             reasons.append("the plan computed now differs from the saved one")
     if reasons:
         raise StalePlanError(
@@ -232,8 +262,10 @@ def apply_desired(
 ) -> tuple[Plan, ApplyResult | None]:
     """:func:`apply` for an already loaded desired model; ``saved`` is a saved plan to match."""
     _warn(desired, progress)
+    desired = _scoped(desired, options)
     preflight(desired, options.environ)
-    store = open_state(options.state_path, sorted(desired.orgs), options.environ)
+    store = open_state(options.state_path, sorted(desired.orgs), options.environ,
+                       lock_orgs=sorted(options.target_orgs))
     with locked(store, "apply", progress, timeout=options.lock_timeout):
         writer = StateWriter(store, store.load())
         journal = Journal(store.journal_path)

@@ -114,8 +114,15 @@ def restrict_plan(plan: Plan, orgs: Collection[str], apps: Collection[str]) -> P
     if left:
         warnings = (*warnings, f"{len(left)} change(s) outside --org/--app are not applied: "
                     + ", ".join(left))
+    instances = {c.address.split(".", 1)[1].split("/", 1)[0] for c in kept_creds}
+    kept_orgs = {a.org for a in kept_apps} | set(orgs)
+    digests = tuple((t, d) for t, d in plan.live_digests
+                    if (t.startswith("org/") and t[4:] in kept_orgs)
+                    or (t.startswith("workflow2/") and t[10:] in instances))
+    serials = tuple((o, n) for o, n in plan.state_org_serials if o in kept_orgs)
     return replace(plan, apps=kept_apps, credentials=kept_creds, warnings=warnings,
-                   target_orgs=tuple(sorted(orgs)), target_apps=tuple(sorted(apps)))
+                   target_orgs=tuple(sorted(orgs)), target_apps=tuple(sorted(apps)),
+                   live_digests=digests, state_org_serials=serials)
 
 
 __all__ = ["Selection", "check_targets", "restrict_plan", "select_apps", "select_rotation"]

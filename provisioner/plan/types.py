@@ -133,6 +133,8 @@ class Plan:
     state_serial: int
     spec_files: tuple[tuple[str, str], ...] = ()  # (path, sha256)
     live_digests: tuple[tuple[str, str], ...] = ()  # (org or instance, digest of what was read)
+    #: Each org's own state serial, when the state keeps one file per org (git backend).
+    state_org_serials: tuple[tuple[str, int], ...] = ()
     callback_urls: tuple[tuple[str, str], ...] = ()  # (instance, resolved OAuth callback URL)
     warnings: tuple[str, ...] = field(default=())
     #: ``--org`` / ``--app`` the plan was restricted to (empty: everything).
@@ -161,7 +163,9 @@ class Plan:
         return {
             "formatVersion": PLAN_FORMAT_VERSION,
             "createdAt": self.created_at,
-            "state": {"lineage": self.state_lineage, "serial": self.state_serial},
+            "state": {"lineage": self.state_lineage, "serial": self.state_serial,
+                      **({"orgSerials": dict(self.state_org_serials)}
+                         if self.state_org_serials else {})},
             "specFiles": [{"path": p, "sha256": h} for p, h in self.spec_files],
             "liveDigests": [{"target": t, "digest": d} for t, d in self.live_digests],
             "callbackUrls": [{"instance": i, "url": u} for i, u in self.callback_urls],

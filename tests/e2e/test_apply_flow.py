@@ -5,6 +5,8 @@ a rotation updates the JWT record in place and retires the old key.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 
@@ -204,3 +206,26 @@ def test_consumer_secret_rotation_goes_the_documented_route_and_reaches_the_oaut
         assert glob["secretHash"] == secret_hash(new) != secret_hash(old)
     assert e2e.app_state()["consumerSecretFingerprint"] == Secret(new).fingerprint()
     assert api.get(jwt_id) is not None and e2e.plan().code == 0
+
+
+def test_import_adopts_the_jwt_record_the_servers_own_test_vouches_for(
+    e2e: E2E, api: Api
+) -> None:
+    assert e2e.apply().code == 0
+    jwt_id = e2e.record_id(e2e.jwt_name)
+    key_before = e2e.export_decrypted()[jwt_id]["data"]["privateKey"]
+    cert_before = e2e.app_state()["certificate"]["fingerprint"]
+    e2e.state_path.unlink()  # the state is lost
+    with e2e.org():  # the server's test signs in to the org: serve it
+        done = e2e.cli("import", e2e.specs, "--app", APP, "--auto-approve")
+    assert done.code == 0, done
+    assert (f"+ credential.{e2e.instance}/{e2e.jwt_name} adopt: record {jwt_id}: proven, "
+            "Workflow²'s own credential test signs in with it") in done.stdout
+    assert "cannot be read through the Workflow² API" in done.stdout  # OAuth2: not proven
+    assert done.record_writes() == [] and done.org_writes() == []  # only the state is written
+    assert e2e.app_state()["certificate"]["fingerprint"] == cert_before
+    plan = e2e.cli("plan", e2e.specs, "--format", "json")
+    (app,) = json.loads(plan.stdout)["apps"]
+    # The key is kept: only the OAuth2 record's secret, which could not be proven, is renewed.
+    assert app["newCertificate"] is False and app["newConsumerSecret"] is True
+    assert e2e.export_decrypted()[jwt_id]["data"]["privateKey"] == key_before
