@@ -154,6 +154,12 @@ def test_prune_with_the_specs_of_one_org_never_touches_another(ws: Workspace) ->
 
     (ws.root / "emea.yaml.aside").rename(ws.specs / "emea.yaml")  # the full specs again
     assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
+    # apply --org sb --prune with every spec: org sb2 is neither read nor changed.
+    ws.recorder.reset()
+    _plan, targeted = apply(ws.paths(), ws.options(prune=True, target_orgs=frozenset({"sb"})),
+                            Lines(), approve)
+    assert targeted is None and state_doc(ws)["apps"]["emea"] == emea_state
+    assert [c.org.name for c in ws.recorder.connections] == ["sb"]  # sb2 not even signed in to
 
 
 def test_an_org_that_returns_no_certificates_converges_after_apply(ws: Workspace) -> None:
