@@ -213,6 +213,7 @@ class Executor:
             raise _map_deploy_failure(exc, desired.apps_in(org_name)) from exc
         self.result.deploys += 1
         self.result.components += len(components)
+        self.result.deploy_ids[org_name] = result.deploy_id
         at = self.ctx.now()
         for name, _, _ in steps:
             if name in self.writer.state.apps:
@@ -326,6 +327,10 @@ class Executor:
             return exc
         self.journal.mark_done(step, {"attempts": login.attempts})
         self.result.verified.append(app.name)
+        st = self.writer.state.apps[app.name]
+        if change.action == "rotate" and st.certificate is not None:
+            previous = st.previous_certificate.fingerprint if st.previous_certificate else None
+            self.result.rotations[app.name] = (previous, st.certificate.fingerprint)
         return None
 
     def _roll_back(self, org_name: str, changes: Sequence[AppChange]) -> None:

@@ -57,6 +57,10 @@ class ApplyResult:
     tests: dict[str, str] = field(default_factory=dict)
     connect_links: dict[str, str] = field(default_factory=dict)
     failures: list[ProvisionerError] = field(default_factory=list)
+    #: The Metadata API deploy ids, by org.
+    deploy_ids: dict[str, str] = field(default_factory=dict)
+    #: Key rotations that took effect: app -> (previous, new certificate fingerprint).
+    rotations: dict[str, tuple[str | None, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """What the apply did, as ``schemas/result.schema.json``'s ``result`` (no secret:
@@ -71,6 +75,9 @@ class ApplyResult:
             "tests": dict(sorted(self.tests.items())),
             "connectLinks": dict(sorted(self.connect_links.items())),
             "failures": [{"message": f.message, "hint": f.hint} for f in self.failures],
+            "deployIds": dict(sorted(self.deploy_ids.items())),
+            "rotations": [{"app": app, "previousCertificate": old, "certificate": new}
+                          for app, (old, new) in sorted(self.rotations.items())],
         }
 
 

@@ -152,12 +152,18 @@ def test_apply_rotate_destroy_json_is_one_document_valid_against_schema_result(
     code, doc, err = run("apply", ws.specs, "--auto-approve")
     assert (code, doc["command"], doc["status"]) == (0, "apply", "applied")
     assert doc["result"]["verified"] == ["billing"] and doc["result"]["deploys"] == 1
+    assert list(doc["result"]["deployIds"]) == ["sb"] and doc["result"]["rotations"] == []
     assert "Apply complete:" in err
+    first_cert = json.loads(ws.state_path.read_text())["apps"]["billing"]["certificate"]
     code, doc, _ = run("apply", ws.specs, "--auto-approve")
     assert (code, doc["status"], doc["result"]) == (0, "no-changes", None)
     code, doc, _ = run("rotate", ws.specs, "--app", "billing", "--auto-approve")
     assert (code, doc["command"], doc["status"]) == (0, "rotate", "applied")
     assert [a["action"] for a in doc["plan"]["apps"]] == ["rotate"]
+    new_cert = json.loads(ws.state_path.read_text())["apps"]["billing"]["certificate"]
+    assert doc["result"]["rotations"] == [{"app": "billing",
+                                           "previousCertificate": first_cert["fingerprint"],
+                                           "certificate": new_cert["fingerprint"]}]
 
     ws.write_apps(app_yaml("billing"), app_yaml("payroll", permission_sets="[No_Such_Set]"))
     # The org refuses plan's lookup of the names, so the deploy is what fails.
