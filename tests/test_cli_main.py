@@ -72,3 +72,14 @@ def test_a_usage_error_with_detailed_exitcode_exits_1_not_2(
     with pytest.raises(SystemExit) as plain:
         main([a for a in argv if a != "--detailed-exitcode"])
     assert plain.value.code == EXIT_USAGE
+
+
+def test_every_command_but_the_emulator_and_schema_speaks_json() -> None:
+    from click.testing import CliRunner
+
+    from provisioner.cli.main import COMMANDS, cli
+
+    for name in sorted(set(COMMANDS) - {"sandbox", "schema"}):
+        args = [name, "list", "--help"] if name == "state" else [name, "--help"]
+        shown = CliRunner().invoke(cli, args).output
+        assert "--format" in shown and "json" in shown, name

@@ -54,12 +54,25 @@ class RenderOptions:
     help="Output directory (replaced as a whole).",
 )
 @click.option("--force", is_flag=True, help="Replace DIR even if render did not write it.")
-def render(paths: tuple[Path, ...], out: Path, force: bool) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one document listing the files written.")
+def render(paths: tuple[Path, ...], out: Path, force: bool, fmt: str) -> None:
     """Render deploy packages and Workflow² credential records for review, offline."""
     options = RenderOptions(paths=paths, out=out, force=force)
     desired = load_desired(list(options.paths))
     files = render_files(desired)
     write_render(files, options.out, force=options.force)
+    if fmt == "json":
+        import json
+
+        from provisioner.cli.main import json_document_written
+
+        click.echo(json.dumps({"formatVersion": 1, "command": "render", "status": "rendered",
+                               "out": str(options.out),
+                               "files": [{"path": f.path, "summary": f.summary} for f in files]},
+                              indent=2, ensure_ascii=False))
+        json_document_written()
+        return
     for f in files:
         click.echo(f"wrote {options.out / f.path}: {f.summary}")
     click.echo(

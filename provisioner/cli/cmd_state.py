@@ -41,7 +41,9 @@ that is what this command is for.
     envvar="PROVISIONER_STATE",
     help="The state whose lock to release: a file, or git+URL[#BRANCH] (env: PROVISIONER_STATE).",
 )
-def force_unlock(lock_id: str, state_path: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one document describing the lock released.")
+def force_unlock(lock_id: str, state_path: str, fmt: str) -> None:
     """Release the state lock LOCK_ID held by a run that no longer runs.
 
     A run takes a lock over by itself only from a dead process on the same host; any other
@@ -50,6 +52,15 @@ def force_unlock(lock_id: str, state_path: str) -> None:
     from provisioner.gitstate import open_state
 
     removed = open_state(state_path, ()).force_unlock(lock_id)
+    if fmt == "json":
+        import json
+
+        from provisioner.cli.main import json_document_written
+
+        click.echo(json.dumps({"formatVersion": 1, "command": "force-unlock",
+                               "status": "released", "lock": removed.to_json()}, indent=2))
+        json_document_written()
+        return
     click.echo(
         f"Released lock {removed.id} on {state_path} "
         f"(held by {removed.owner} for {removed.operation!r} since {format_time(removed.created)})."
