@@ -28,7 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from provisioner.errors import AuthError, RemoteError
-from provisioner.httppolicy import is_redirect, redirect_error
+from provisioner.httppolicy import PolicySession, is_redirect, redirect_error
 from provisioner.keys import KeyMaterialError, load_private_key
 from provisioner.salesforce.token_errors import (
     TokenRejected,
@@ -307,7 +307,7 @@ def post_token_request(
 ) -> dict[str, Any]:
     """POST the form to the token endpoint; the decoded JSON of a 200, else a project error."""
     url = req.token_url + TOKEN_PATH
-    sender = http or requests
+    sender = http or PolicySession()
     try:
         resp = sender.post(
             url,

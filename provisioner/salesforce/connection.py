@@ -21,10 +21,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
-import requests
-
 from provisioner.errors import AuthError, RemoteError
-from provisioner.httppolicy import no_redirects
+from provisioner.httppolicy import PolicySession
 from provisioner.model import (
     AccessTokenAuth,
     JwtBearerAuth,
@@ -186,7 +184,7 @@ class OrgConnection:
             if self._sf is None:
                 from simple_salesforce.api import Salesforce
 
-                http = no_redirects(requests.Session())  # see provisioner.httppolicy
+                http = PolicySession()  # no redirects, bounded answers: provisioner.httppolicy
                 http.verify = self.verify
                 self._sf = Salesforce(
                     instance_url=self.session.instance_url,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import requests
 
 from provisioner.errors import AuthError, RemoteError, VerificationError
-from provisioner.httppolicy import is_redirect, redirect_error
+from provisioner.httppolicy import PolicySession, is_redirect, redirect_error
 from provisioner.salesforce.auth import OrgSession, Verify, jwt_bearer_token
 from provisioner.salesforce.endpoints import token_audience, token_url
 from provisioner.salesforce.token_errors import TokenEndpointUnavailable, TokenRejected, clip
@@ -82,8 +82,8 @@ def _userinfo(
         "Accept": "application/json",
     }
     try:
-        resp = requests.get(url, headers=headers, timeout=timeout, verify=verify,
-                            allow_redirects=False)
+        resp = PolicySession().get(url, headers=headers, timeout=timeout, verify=verify,
+                                   allow_redirects=False)
     except requests.exceptions.SSLError as exc:
         raise VerificationError(
             f"{who}: userinfo at {session.instance_url} failed: TLS certificate not trusted",

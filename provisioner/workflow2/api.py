@@ -22,6 +22,8 @@ from provisioner.secret import Secret
 from provisioner.workflow2.records import CredentialRecord, validate_record
 from provisioner.workflow2.transport import Transport
 
+#: Most pages of a credential list followed (100 records each: 100,000 records).
+MAX_PAGES = 1000
 _PROBE_TYPE = "httpHeaderAuth"
 _PROBE_NAME = "provisioner capability probe (safe to delete)"
 
@@ -226,9 +228,17 @@ class Workflow2Client:
     # -- reads ----------------------------------------------------------------------------------
 
     def iter_credentials(self, *, page_size: int = 100) -> Iterator[RemoteCredential]:
-        """Every credential the key can see (metadata only), following ``nextCursor``."""
+        """Every credential the key can see (metadata only), following ``nextCursor``. A server
+        that repeats a cursor, or pages without end, is refused (:data:`MAX_PAGES`)."""
         cursor: str | None = None
+        seen: set[str] = set()
+        pages = 0
         while True:
+            pages += 1
+            if pages > MAX_PAGES:
+                raise RemoteError(f"{self._http.where} kept answering with more pages after "
+                                  f"{MAX_PAGES} while listing credentials",
+                                  "check the server (a proxy in front of it may be looping)")
             params: dict[str, str | int] = {"limit": page_size}
             if cursor:
                 params["cursor"] = cursor
@@ -242,6 +252,12 @@ class Workflow2Client:
             cursor = body.get("nextCursor")
             if not cursor:
                 return
+            if not isinstance(cursor, str) or cursor in seen:
+                raise RemoteError(f"{self._http.where} answered a cursor it had already given "
+                                  "while listing credentials (the list would never end)",
+                                  "check the server (a proxy in front of it may be caching "
+                                  "the first page)")
+            seen.add(cursor)
 
     def list_credentials(self) -> list[RemoteCredential]:
         """All credentials (metadata only)."""

@@ -13,6 +13,7 @@ from typing import Literal
 
 import requests
 
+from provisioner.httppolicy import PolicySession
 from provisioner.workflow2.urls import OAUTH2_CALLBACK_PATH, normalize_base_url
 
 
@@ -38,7 +39,7 @@ def resolve_callback_url(
     """
     base = normalize_base_url(base_url)
     derived = ResolvedCallbackUrl(base + OAUTH2_CALLBACK_PATH, "derived")
-    http = session or requests.Session()
+    http = session or PolicySession()
     try:
         resp = http.get(
             base + "/rest/settings",

@@ -8,6 +8,7 @@ scrubbed from server messages before they are quoted.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
@@ -16,14 +17,14 @@ import requests
 
 from provisioner.errors import AuthError, ProvisionerError, RemoteError
 from provisioner.events import Observer, RequestSent, ignore
-from provisioner.httppolicy import is_redirect, redirect_error
+from provisioner.httppolicy import PolicySession, is_redirect, redirect_error, retry_delay
 from provisioner.secret import REDACTED, Secret
 from provisioner.workflow2.urls import normalize_base_url
 
 KEY_SCOPES = (
     "credential:create, credential:read, credential:list, credential:update, credential:delete"
 )
-_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -50,6 +51,7 @@ class Transport:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         observer: Observer = ignore,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self.instance_name = instance_name
@@ -58,8 +60,9 @@ class Transport:
         self._timeout = timeout
         self._attempts = max(1, attempts)
         self._backoff = backoff
-        self._session = session or requests.Session()
+        self._session = session or PolicySession()
         self._sleep = sleep
+        self._rand = rand
         self._observer = observer
 
     @property
@@ -96,8 +99,9 @@ class Transport:
         last_exc: requests.RequestException | None = None
         resp: requests.Response | None = None
         for attempt in range(attempts):
-            if attempt:
-                self._sleep(self._backoff * (2 ** (attempt - 1)))
+            if attempt:  # backoff with jitter, or the server's Retry-After (capped)
+                self._sleep(retry_delay(attempt, backoff=self._backoff, rand=self._rand,
+                                        headers=resp.headers if resp is not None else None))
             name = json.get("name") if isinstance(json, dict) else None
             self._observer(RequestSent(self.where, method.upper(), url,
                                        name if isinstance(name, str) else None))
