@@ -77,3 +77,48 @@ def atomic_write(path: Path, content: str | bytes | Callable[[BinaryIO], None], 
 
 
 __all__ = ["FILE_MODE", "FOLDER_MODE", "atomic_write", "fsync_dir", "private_folder"]
+
+
+class NotARegularFile(OSError):
+    """A path that names a FIFO, a device, a socket or a folder where a file is expected."""
+
+
+class FileTooLarge(OSError):
+    """A file larger than what its reader accepts."""
+
+
+def read_regular_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of ``path``, which must be a regular file of at most ``max_bytes``.
+
+    Opened without blocking (a FIFO named where a spec, a secret or a state file is expected
+    would otherwise wait for a writer forever), checked with ``fstat`` on the open descriptor
+    (no race with a swap of the path), and read no further than the cap.
+    """
+    import stat
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a folder" if stat.S_ISDIR(info.st_mode) else
+                    "a FIFO" if stat.S_ISFIFO(info.st_mode) else
+                    "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                    else "not a regular file")
+            raise NotARegularFile(f"{path} is {kind}, not a regular file")
+        if info.st_size > max_bytes:
+            raise FileTooLarge(f"{path} is {info.st_size} bytes, more than the {max_bytes} "
+                               "accepted")
+        chunks: list[bytes] = []
+        total = 0
+        while total <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > max_bytes:
+            raise FileTooLarge(f"{path} grew past the {max_bytes} bytes accepted while read")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

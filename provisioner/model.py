@@ -52,6 +52,10 @@ class SourceLocation:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+#: Largest secret file read (a private key or a token is a few KiB).
+MAX_SECRET_FILE_BYTES = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class SecretRef:
     """A reference to a secret: ``{env: NAME}`` or ``{file: PATH}`` (relative to the spec file)."""
@@ -82,12 +86,19 @@ class SecretRef:
                     "or reference a file with {file: PATH}",
                 )
             return Secret(value)
+        from provisioner.fsutil import FileTooLarge, NotARegularFile, read_regular_file
+
         try:
-            data = self.path.read_text(encoding="utf-8")
+            data = read_regular_file(self.path, MAX_SECRET_FILE_BYTES).decode("utf-8")
         except FileNotFoundError as exc:
             raise SecretReferenceError(
                 f"secret file {self.path} does not exist (referenced as {self.describe()})",
                 "create the file or fix the path; relative paths are relative to the spec file",
+            ) from exc
+        except (NotARegularFile, FileTooLarge) as exc:
+            raise SecretReferenceError(
+                f"secret file {exc} (referenced as {self.describe()})",
+                "reference a regular file holding only the secret (a key or token is a few KiB)",
             ) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise SecretReferenceError(

@@ -271,6 +271,10 @@ def assert_no_secrets(value: Any, where: str = "the state") -> None:
             assert_no_secrets(item, where)
 
 
+#: Largest state file read (about 5 KB per app).
+MAX_STATE_BYTES = 256 * 1024 * 1024
+
+
 class StateStore:
     """The state file at ``path`` with its lock (``.lock``), backup and journal next to it."""
 
@@ -283,13 +287,15 @@ class StateStore:
         self._lock = StateLock(self.lock_path, self.path)
 
     def _read_document(self) -> dict[str, Any] | None:
+        from provisioner.fsutil import read_regular_file
+
         try:
-            raw = self.path.read_bytes()
+            raw = read_regular_file(self.path, MAX_STATE_BYTES)
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise StateError(
-                f"cannot read the state file {self.path}: {exc.strerror}",
+                f"cannot read the state file {self.path}: {exc.strerror or exc}",
                 "check the file's permissions",
             ) from exc
         try:

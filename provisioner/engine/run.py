@@ -154,10 +154,16 @@ def _without_sources(value: Any) -> Any:
     return value
 
 
+#: Largest saved plan read (plans of thousands of apps stay far below).
+MAX_PLAN_FILE_BYTES = 256 * 1024 * 1024
+
+
 def read_plan_file(path: Path) -> dict[str, Any]:
     """A saved plan document, checked for its format version."""
+    from provisioner.fsutil import read_regular_file
+
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(read_regular_file(path, MAX_PLAN_FILE_BYTES).decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path} is not a readable plan file ({type(exc).__name__})",
                          "write one with: provisioner plan SPECS --out PLANFILE") from exc
@@ -170,10 +176,12 @@ def read_plan_file(path: Path) -> dict[str, Any]:
 def is_plan_file(path: Path) -> bool:
     """Whether ``path`` is a saved JSON plan rather than a spec (a JSON object with a
     ``formatVersion``; its keys are sorted, so the marker is not necessarily near the start)."""
+    from provisioner.fsutil import read_regular_file
+
     if not path.is_file():
         return False
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(read_regular_file(path, MAX_PLAN_FILE_BYTES).decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return False
     return isinstance(doc, dict) and "formatVersion" in doc

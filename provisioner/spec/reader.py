@@ -102,9 +102,15 @@ def expand_paths(paths: list[Path], sink: ProblemSink) -> list[Path]:
 def read_text(path: Path, sink: ProblemSink) -> str | None:
     """The file as text, or None after reporting why it cannot be a spec."""
     here = SourceLocation(path)
+    from provisioner.fsutil import FileTooLarge, NotARegularFile, read_regular_file
+
     try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
+        raw = read_regular_file(path, MAX_FILE_BYTES)
+    except NotARegularFile as exc:
+        sink.error(here, str(exc), hint="pass spec files (or folders holding them)")
+        return None
+    except FileTooLarge:
+        raw = b"x" * (MAX_FILE_BYTES + 1)  # reported below, like any file over the cap
     except OSError as exc:
         sink.error(
             here,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.errors import ProvisionerError, StateError
-from provisioner.fsutil import FILE_MODE, atomic_write
+from provisioner.fsutil import FILE_MODE, atomic_write, read_regular_file
 from provisioner.model import ImportFileSinkSpec, WorkflowInstanceSpec
 from provisioner.secret import Secret
 from provisioner.sinks import LiveRecord, SinkOptions, TestVerdict, WriteOp
@@ -34,6 +34,9 @@ from provisioner.workflow2.records import (
     FieldValue,
     validate_record,
 )
+
+#: Largest import file read (a few KB per record).
+MAX_IMPORT_FILE_BYTES = 256 * 1024 * 1024
 
 
 class ImportFileSink:
@@ -96,11 +99,13 @@ class ImportFileSink:
     def load_items(self) -> list[dict[str, Any]]:
         """The file's raw array (empty when the file does not exist)."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = read_regular_file(self.path, MAX_IMPORT_FILE_BYTES).decode("utf-8")
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise StateError(f"cannot read the import file {self.path}: {exc.strerror}") from exc
+            raise StateError(f"cannot read the import file {self.path}: {exc.strerror or exc}",
+                             "point the sink at a regular file provisioner may read and write"
+                             ) from exc
         try:
             items = json.loads(text) if text.strip() else []
         except json.JSONDecodeError as exc:
