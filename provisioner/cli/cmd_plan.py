@@ -84,14 +84,16 @@ def _progress() -> Observer:
     def show(event: Event) -> None:
         if not event.shown and not (verbose and isinstance(event, RequestSent)):
             return
+        from provisioner.textsafety import visible
+
         if tty and isinstance(event, DeployPolled) and not verbose:
-            click.echo("\r\033[K" + str(event), err=True, nl=False)
+            click.echo("\r\033[K" + visible(str(event)), err=True, nl=False)
             last_poll[0] = True
             return
         if last_poll[0]:
             click.echo("", err=True)
             last_poll[0] = False
-        click.echo(str(event), err=True)
+        click.echo(visible(str(event)), err=True)
 
     return show
 

@@ -187,9 +187,11 @@ def _error_document(args: list[str], code: str, message: str, hint: str | None,
 
 def report_error(exc: ProvisionerError, verbose: bool) -> None:
     """Print a project error as ``Error: ...`` plus its hint (and its cause with --verbose)."""
-    click.secho(f"Error: {exc.message}", err=True, fg="red")
+    from provisioner.textsafety import visible
+
+    click.secho(f"Error: {visible(exc.message)}", err=True, fg="red")
     if exc.hint:
-        click.echo(f"hint: {exc.hint}", err=True)
+        click.echo(f"hint: {visible(exc.hint)}", err=True)
     if verbose and exc.__cause__ is not None:
         # The cause's type only: vendor exception texts may echo request data.
         click.echo(f"cause: {type(exc.__cause__).__module__}.{type(exc.__cause__).__name__}", err=True)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 
 from provisioner.plan.types import AppChange, CredentialChange, FieldChange, Plan
+from provisioner.textsafety import visible
 
 Styler = Callable[[str, str], str]
 
@@ -39,7 +40,7 @@ def plain(text: str, _color: str) -> str:
 
 
 def _value(v: str | None) -> str:
-    return "(none)" if v is None else json.dumps(v, ensure_ascii=False)
+    return "(none)" if v is None else visible(json.dumps(v, ensure_ascii=False))
 
 
 def _field_line(change: FieldChange) -> str:
@@ -52,14 +53,14 @@ def _app_lines(change: AppChange, style: Styler) -> list[str]:
     detail = f"({change.app_type} {change.api_name} in org {change.org})"
     lines = [style(f"{head} {change.action} {detail}", _COLORS[change.action])]
     for reason in change.rotate_reasons:
-        lines.append(f"      rotate: {reason}")
+        lines.append(f"      rotate: {visible(reason)}")
     if change.new_certificate:
         lines.append("      certificate: new key and certificate (private key: (sensitive))")
     if change.new_consumer_secret:
         before = "(none)" if change.action in ("create", "replace") else "(sensitive)"
         lines.append(f"      consumerSecret: {before} -> (sensitive)")
     lines.extend(_field_line(c) for c in change.changes)
-    lines.extend(f"      note: {n}" for n in change.notes)
+    lines.extend(f"      note: {visible(n)}" for n in change.notes)
     return lines
 
 
@@ -73,7 +74,7 @@ def _credential_lines(change: CredentialChange, style: Styler) -> list[str]:
         lines.append(f"      connection: {change.connection_status}")
     if change.reconnect_required:
         lines.append("      reconnect: the client secret changes; a person must click Connect again")
-    lines.extend(f"      note: {n}" for n in change.notes)
+    lines.extend(f"      note: {visible(n)}" for n in change.notes)
     return lines
 
 
@@ -98,7 +99,7 @@ def render_text(plan: Plan, style: Styler = plain, *, show_unchanged: bool = Fal
     """The human plan, one block per resource, unchanged ones hidden unless asked."""
     lines: list[str] = []
     for w in plan.warnings:
-        lines.append(style(f"warning: {w}", "yellow"))
+        lines.append(style(f"warning: {visible(w)}", "yellow"))
     apps = [a for a in plan.apps if show_unchanged or a.action != "no-op"]
     creds = [c for c in plan.credentials if show_unchanged or c.action != "no-op"]
     if apps:
@@ -139,7 +140,8 @@ def _flat(text: str) -> str:
 def md_code(text: str, *, cell: bool = True) -> str:
     """``text`` as an inline code span that shows it literally, whatever it holds (``cell``:
     inside a GFM table cell, where a pipe must be escaped even in a code span)."""
-    flat = _flat(text).replace("|", "\\|") if cell else _flat(text)
+    flat = visible(_flat(text))
+    flat = flat.replace("|", "\\|") if cell else flat
     fence = "`" * (max((len(run) for run in re.findall(r"`+", flat)), default=0) + 1)
     pad = " " if flat.startswith("`") or flat.endswith("`") or not flat else ""
     return f"{fence}{pad}{flat}{pad}{fence}"
@@ -148,7 +150,7 @@ def md_code(text: str, *, cell: bool = True) -> str:
 def md_text(text: str) -> str:
     """Prose shown literally: markdown punctuation escaped, ``& < >`` as entities."""
     out = []
-    for ch in _flat(text):
+    for ch in visible(_flat(text)):
         if ch in _MD_ENTITIES:
             out.append(_MD_ENTITIES[ch])
         elif ch in _MD_PUNCTUATION:
@@ -181,7 +183,7 @@ def comment_marker(plan: Plan) -> str:
 
 
 def _html(text: str) -> str:
-    return html.escape(_flat(text), quote=True)
+    return html.escape(visible(_flat(text)), quote=True)
 
 
 def _fence(lines: list[str]) -> str:
@@ -192,7 +194,7 @@ def _fence(lines: list[str]) -> str:
 
 def _diff_block(lines: list[str]) -> list[str]:
     fence = _fence(lines)
-    return [f"{fence}diff", *(_flat(line) for line in lines), fence]
+    return [f"{fence}diff", *(visible(_flat(line)) for line in lines), fence]
 
 
 def _value_line(sign: str, name: str, value: str | None) -> str:

@@ -33,7 +33,9 @@ class Problem:
             text += f" ({self.json_path})"
         if self.hint:
             text += f" hint: {self.hint}"
-        return text
+        from provisioner.textsafety import visible
+
+        return visible(text)
 
     def to_json(self) -> dict[str, object]:
         """The problem as a JSON-ready mapping (``--format json``)."""
