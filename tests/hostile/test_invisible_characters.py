@@ -7,7 +7,6 @@ from pathlib import Path
 
 from provisioner.engine.planner import make_plan
 from provisioner.plan.render import render_markdown, render_text
-from provisioner.spec import check_paths
 from provisioner.textsafety import visible
 from tests.planner.builder import app_doc, converged
 
