@@ -30,7 +30,6 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -340,7 +339,7 @@ class GitStateStore:
         """Hold the lock of every org of the run, taken in name order. Locks on another
         machine cannot be checked for liveness, so none is ever taken over."""
         self._ensure_cache()
-        info = LockInfo(str(uuid.uuid4()), owner, operation, datetime.now(timezone.utc))
+        info = LockInfo.taken_now(str(uuid.uuid4()), owner, operation)
         with ExitStack() as stack:
             for org in self.lock_orgs or self.orgs:
                 stack.enter_context(self._hold_one(org, info))

@@ -46,6 +46,11 @@ class Liveness(enum.Enum):
     UNKNOWN = "unknown"
 
 
+def _owner_pid(owner: str) -> int | None:
+    match = re.fullmatch(r".+@\S+ pid (?P<pid>\d+)", owner)
+    return int(match["pid"]) if match else None
+
+
 def default_owner() -> str:
     """Who takes a lock: ``user@host pid N``."""
     try:
@@ -55,14 +60,56 @@ def default_owner() -> str:
     return f"{user}@{socket.gethostname()} pid {os.getpid()}"
 
 
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+def machine_identity() -> tuple[str | None, str | None]:
+    """``(boot id, pid namespace)`` of this process: a pid means the same process only within
+    one boot of one kernel and one pid namespace (containers on one host share the boot id but
+    not the namespace). None where the system does not tell (then no lock is ever taken over)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = None
+    return _read("/proc/sys/kernel/random/boot_id"), namespace
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot), or None when unknown or gone:
+    a pid reused by a new process has another start time."""
+    stat = _read(f"/proc/{pid}/stat")
+    if stat is None:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
 @dataclass(frozen=True)
 class LockInfo:
-    """The content of the lock file: who holds the state, for what, since when."""
+    """The content of the lock file: who holds the state, for what, since when, and where
+    (the machine identity that makes the owner's pid checkable)."""
 
     id: str
     owner: str
     operation: str
     created: datetime
+    boot_id: str | None = None
+    pid_namespace: str | None = None
+    #: The owner process's start time when the lock was taken (None: it had already ended).
+    process_start: str | None = None
+
+    @classmethod
+    def taken_now(cls, lock_id: str, owner: str, operation: str) -> LockInfo:
+        """A lock taken now on this machine for ``owner``."""
+        boot, namespace = machine_identity()
+        pid = _owner_pid(owner)
+        return cls(lock_id, owner, operation, datetime.now(timezone.utc), boot, namespace,
+                   process_start(pid) if pid is not None else None)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of the lock file."""
@@ -71,13 +118,22 @@ class LockInfo:
             "owner": self.owner,
             "operation": self.operation,
             "created": format_time(self.created),
+            "bootId": self.boot_id,
+            "pidNamespace": self.pid_namespace,
+            "processStart": self.process_start,
         }
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> LockInfo:
-        """Read the JSON object written by :meth:`to_json`."""
+        """Read the JSON object written by :meth:`to_json` (older locks lack the identity)."""
+
+        def opt(name: str) -> str | None:
+            value = doc.get(name)
+            return str(value) if value else None
+
         return cls(
-            str(doc["id"]), str(doc["owner"]), str(doc["operation"]), parse_time(doc["created"])
+            str(doc["id"]), str(doc["owner"]), str(doc["operation"]), parse_time(doc["created"]),
+            opt("bootId"), opt("pidNamespace"), opt("processStart"),
         )
 
     def age(self, now: datetime | None = None) -> str:
@@ -93,18 +149,28 @@ class LockInfo:
         return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
     def liveness(self) -> Liveness:
-        """Whether the owner still runs: checkable only for a process on this host."""
+        """Whether the owner still runs: provable only for a process of this boot of this
+        machine in this pid namespace (host name, boot id and namespace all match)."""
         match = re.fullmatch(r".+@(?P<host>\S+) pid (?P<pid>\d+)", self.owner)
         if match is None or match["host"] != socket.gethostname():
             return Liveness.UNKNOWN
+        boot, namespace = machine_identity()
+        if None in (boot, namespace, self.boot_id, self.pid_namespace) or (
+                (self.boot_id, self.pid_namespace) != (boot, namespace)):
+            return Liveness.UNKNOWN  # another container or boot: its pid means nothing here
+        pid = int(match["pid"])
         try:
-            os.kill(int(match["pid"]), 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             return Liveness.DEAD
         except PermissionError:
-            return Liveness.ALIVE  # it exists, under another user
+            pass  # it exists, under another user: compare start times below
         except (OSError, OverflowError):
             return Liveness.UNKNOWN
+        started = process_start(pid)
+        if self.process_start is not None and started is not None and (
+                started != self.process_start):
+            return Liveness.DEAD  # the pid now belongs to a newer process
         return Liveness.ALIVE
 
     @property
@@ -130,7 +196,7 @@ class StateLock:
         ``on_takeover``, a lock the takeover policy allows taking (its owner is a dead process on
         this host) is reported to it, removed, and taken; without, no lock is ever taken over.
         """
-        info = LockInfo(str(uuid.uuid4()), owner, operation, datetime.now(timezone.utc))
+        info = LockInfo.taken_now(str(uuid.uuid4()), owner, operation)
         private_folder(self.path.parent)
         try:
             fd = self._create()

@@ -211,7 +211,8 @@ def test_lock_contention_names_holder_and_command(store: StateStore) -> None:
     with store.lock("alice@ci pid 1", "apply") as held:
         assert store.read_lock() == held
         lock_doc = json.loads(store.lock_path.read_text())
-        assert set(lock_doc) == {"id", "owner", "operation", "created"}
+        assert set(lock_doc) == {"id", "owner", "operation", "created", "bootId",
+                                 "pidNamespace", "processStart"}
         assert stat.S_IMODE(store.lock_path.stat().st_mode) == 0o600
         with pytest.raises(StateLockedError) as info, store.lock("bob@laptop pid 2", "plan"):
             pytest.fail("a second holder must not get the lock")
@@ -264,8 +265,21 @@ def test_dead_local_owner_is_reported_but_not_stolen(store: StateStore) -> None:
     ("someone by hand", Liveness.UNKNOWN),
 ], ids=["this-process", "other-host", "not-ours"])
 def test_liveness(owner: str, liveness: Liveness) -> None:
-    info = LockInfo("id", owner, "apply", NOW)
+    info = LockInfo.taken_now("id", owner, "apply")
     assert info.liveness() is liveness and not info.may_be_taken_over
+
+
+def test_a_pid_proves_nothing_across_boots_namespaces_or_reuse() -> None:
+    """Same host name is not enough: another container (same boot id, other pid namespace) or
+    another boot has other processes under the same pids; a reused pid has a new start time."""
+    mine = LockInfo.taken_now("id", default_owner(), "apply")
+    assert mine.boot_id and mine.pid_namespace and mine.process_start  # Linux tells
+    assert replace(mine, boot_id="another-boot").liveness() is Liveness.UNKNOWN
+    assert replace(mine, pid_namespace="pid:[1]").liveness() is Liveness.UNKNOWN
+    assert replace(mine, boot_id=None).liveness() is Liveness.UNKNOWN  # an older lock file
+    assert replace(mine, process_start="1").liveness() is Liveness.DEAD  # the pid was reused
+    dead = LockInfo.taken_now("id", _dead_owner(), "apply")
+    assert dead.liveness() is Liveness.DEAD and dead.may_be_taken_over
 
 
 def test_takeover_policy_only_a_dead_process_on_this_host(store: StateStore) -> None:
@@ -279,8 +293,8 @@ def test_takeover_policy_only_a_dead_process_on_this_host(store: StateStore) -> 
             assert store.read_lock() == held
     assert reported == []
     dead = _dead_owner()
-    assert LockInfo("id", dead, "apply", NOW).liveness() is Liveness.DEAD
     with store.lock(dead, "apply") as left:
+        assert left.liveness() is Liveness.DEAD
         with store.lock("me@here pid 3", "apply", reported.append) as mine:
             assert reported == [left] and store.read_lock() == mine
         assert store.read_lock() is None
