@@ -407,8 +407,12 @@ def execute(
     """
     ex = Executor(ctx, snap, writer, journal)
     ex.generate(plan)
+    records = RecordWriter(ctx, snap, writer, journal, ex.material, ex.result)
+    kept = records.delete_first(plan)  # records of deleted apps go first (see delete_first)
     by_org: dict[str, list[AppChange]] = {}
     for change in plan.apps:
+        if change.action == "delete" and change.app in kept:
+            continue  # its records are still there: deleting it would orphan them
         if change.action in _DEPLOYING or change.action == "delete":
             by_org.setdefault(change.org, []).append(change)
     unverified: set[str] = set()
@@ -421,8 +425,7 @@ def execute(
             undeployed |= {c.app for c in changes}
             continue
         unverified |= ex.verify_org(org_name, [c for c in changes if c.action != "delete"])
-    RecordWriter(ctx, snap, writer, journal, ex.material, ex.result).write(
-        plan, unverified, undeployed)
+    records.write(plan, unverified, undeployed)
     # Keep the journal while a step's outcome is unknown: the next run must know about it.
     if not journal.pending():
         journal.clear()

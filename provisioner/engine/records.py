@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -105,8 +105,7 @@ class RecordWriter:
             if change.action == "no-op" or change.app in undeployed:
                 continue
             if change.action == "delete":
-                self._delete(change.app, change.instance, change.name, change.record_id)
-                continue
+                continue  # done before the app's deploy (delete_first)
             app = self.ctx.desired.apps[change.app]
             cred = next(c for c in app.credentials if credential_key(c) == change.key)
             if cred.type == "jwt" and change.app in unverified:
@@ -120,10 +119,22 @@ class RecordWriter:
         for instance, items in sorted(by_instance.items()):
             self._write_instance(instance, items)
 
-    def _delete(self, app: str, instance: str, name: str, rid: str | None) -> None:
-        """Delete the record of a deleted app (state forgot it with the app)."""
+    def delete_first(self, plan: Plan) -> set[str]:
+        """Delete the records of the apps this plan deletes, before the apps themselves: a run
+        killed in between leaves an app that state still names (the next destroy deletes it),
+        never records nobody remembers. Returns the apps whose records could not all be
+        deleted (their app is kept for the next run)."""
+        failed: set[str] = set()
+        for change in plan.credentials:
+            if change.action == "delete" and not self._delete(
+                    change.app, change.instance, change.name, change.record_id):
+                failed.add(change.app)
+        return failed
+
+    def _delete(self, app: str, instance: str, name: str, rid: str | None) -> bool:
+        """Delete the record of an app being deleted, then forget it in state."""
         if rid is None:
-            return
+            return True
         step = self.journal.record_intent(JournalStep(
             "credential-delete", app=app, instance=instance, facts={"recordId": rid}))
         self.ctx.progress(f"deleting Workflow² credential {name!r} ({rid}) from {instance}")
@@ -131,9 +142,20 @@ class RecordWriter:
             gone = self.ctx.sink(instance).delete([rid])
         except ProvisionerError as exc:
             self.result.failures.append(exc)
-            return
+            return False
+        self.ctx.sink(instance).flush()
+
+        def forget(state: Any) -> None:
+            held = state.apps.get(app)
+            key = f"{instance}/{name}"
+            if held is not None and key in held.credentials:
+                state.apps[app] = replace(held, credentials={
+                    k: v for k, v in held.credentials.items() if k != key})
+
+        self.writer.update(forget)
         self.journal.mark_done(step, {"existed": bool(gone)})
         self.result.records_deleted.append(f"{instance}/{name}")
+        return True
 
     def _rename(self, app: AppSpec, cred: CredentialSpec, rid: str) -> None:
         """Undo a rename made outside provisioner: the name only, so no secret is needed."""
