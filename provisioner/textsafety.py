@@ -9,6 +9,7 @@ character out as ``\\u202e`` (line breaks and tabs stay).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 _KEEP = frozenset("\n\t")
@@ -26,4 +27,27 @@ def visible(text: str) -> str:
     return "".join(f"\\u{ord(ch):04x}" if _is_hidden(ch) else ch for ch in text)
 
 
-__all__ = ["visible"]
+_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?(-----END [A-Z0-9 ]+-----|\Z)", re.DOTALL)
+_SFDX = re.compile(r"force://\S+")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+#: Long tokens, not parts of a path (a folder name like Projects2024Q1Reports stays).
+_TOKEN = re.compile(r"(?<![A-Za-z0-9+_=/-])[A-Za-z0-9+_=-]{20,}(?![A-Za-z0-9+_=/-])")
+
+
+def _secret_like(token: str) -> bool:
+    return (any(c.isupper() for c in token) and any(c.islower() for c in token)
+            and any(c.isdigit() for c in token))
+
+
+def hide_secret_like(text: str) -> str:
+    """``text`` with whatever has the shape of a secret replaced: PEM blocks, sfdx auth URLs,
+    JWTs, and long tokens mixing upper case, lower case and digits (API keys, consumer
+    secrets, access tokens). For messages that quote what a person wrote (a spec field's
+    name or value), where the exact secret is not known beforehand."""
+    text = _PEM.sub("(redacted PEM)", text)
+    text = _SFDX.sub("force://(redacted)", text)
+    text = _JWT.sub("(redacted token)", text)
+    return _TOKEN.sub(lambda m: "(redacted)" if _secret_like(m.group()) else m.group(), text)
+
+
+__all__ = ["hide_secret_like", "visible"]

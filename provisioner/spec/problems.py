@@ -28,25 +28,28 @@ class Problem:
 
     def format(self) -> str:
         """``file:line:column: severity: message (json path) hint: ...`` on one line."""
-        text = f"{self.location}: {self.severity}: {self.message}"
-        if self.json_path:
-            text += f" ({self.json_path})"
-        if self.hint:
-            text += f" hint: {self.hint}"
-        from provisioner.textsafety import visible
+        from provisioner.textsafety import hide_secret_like, visible
 
-        return visible(text)
+        said = self.message
+        if self.json_path:
+            said += f" ({self.json_path})"
+        if self.hint:
+            said += f" hint: {self.hint}"
+        # What a person wrote is quoted back: never a secret-shaped part of it.
+        return visible(f"{self.location}: {self.severity}: {hide_secret_like(said)}")
 
     def to_json(self) -> dict[str, object]:
         """The problem as a JSON-ready mapping (``--format json``)."""
+        from provisioner.textsafety import hide_secret_like
+
         return {
             "severity": self.severity,
             "file": str(self.location.file),
             "line": self.location.line,
             "column": self.location.column,
-            "message": self.message,
-            "jsonPath": self.json_path,
-            "hint": self.hint,
+            "message": hide_secret_like(self.message),
+            "jsonPath": hide_secret_like(self.json_path),
+            "hint": hide_secret_like(self.hint) if self.hint else None,
         }
 
     def sort_key(self) -> tuple[str, int, int, str]:
