@@ -177,7 +177,7 @@ class Workflow2Client:
                 json=body,
                 idempotent=False,
             )
-        created = RemoteCredential.from_json(resp.json())
+        created = RemoteCredential.from_json(self._http.json(resp, op="probe its API"))
         try:
             with_id = created.id == probe_id
             if with_id:
@@ -191,7 +191,8 @@ class Workflow2Client:
                 )
                 if again.status_code != 409:  # a second record: not idempotent after all
                     with_id = False
-                    self._delete_quietly(RemoteCredential.from_json(again.json()).id)
+                    self._delete_quietly(RemoteCredential.from_json(
+                        self._http.json(again, op="probe its API")).id)
             got = self._http.request(
                 "GET",
                 f"/api/v1/credentials/{created.id}",
@@ -242,12 +243,15 @@ class Workflow2Client:
             params: dict[str, str | int] = {"limit": page_size}
             if cursor:
                 params["cursor"] = cursor
-            body = _json_or_empty(
-                self._http.request(
-                    "GET", "/api/v1/credentials", op="list credentials", params=params
-                )
-            )
-            for item in body.get("data") or []:
+            body = self._http.json(self._http.request(
+                "GET", "/api/v1/credentials", op="list credentials", params=params
+            ), op="list credentials")
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, list):
+                raise RemoteError(f"{self._http.where} answered a credential list without a "
+                                  "data array", "check that baseUrl points at the Workflow² "
+                                  "server's public API")
+            for item in data:
                 yield RemoteCredential.from_json(item)
             cursor = body.get("nextCursor")
             if not cursor:
@@ -273,7 +277,8 @@ class Workflow2Client:
                 record=credential_id,
                 accept=(200, 404),
             )
-            return None if resp.status_code == 404 else RemoteCredential.from_json(resp.json())
+            return None if resp.status_code == 404 else RemoteCredential.from_json(
+                self._http.json(resp, op="read", record=credential_id))
         return next((c for c in self.iter_credentials() if c.id == credential_id), None)
 
     def schema(self, type: str) -> dict[str, Any]:
@@ -282,7 +287,7 @@ class Workflow2Client:
             resp = self._http.request(
                 "GET", f"/api/v1/credentials/schema/{type}", op=f"read the schema of type {type!r}"
             )
-            body = resp.json()
+            body = self._http.json(resp, op=f"read the schema of type {type!r}")
             if not isinstance(body, dict):
                 raise RemoteError(f"{self._http.where} returned a schema that is not an object")
             self._schemas[type] = body
@@ -331,7 +336,7 @@ class Workflow2Client:
                     "credential name in the spec",
                 )
             return self.update(record, replace=False)
-        return RemoteCredential.from_json(resp.json())
+        return RemoteCredential.from_json(self._http.json(resp, op="write a credential"))
 
     def update(
         self, record: CredentialRecord, *, replace: bool, include_data: bool = True
@@ -358,7 +363,7 @@ class Workflow2Client:
             json=body,
             secrets=hidden,
         )
-        return RemoteCredential.from_json(resp.json())
+        return RemoteCredential.from_json(self._http.json(resp, op="write a credential"))
 
     def rename(self, credential_id: str, name: str, type: str) -> RemoteCredential:
         """Give a credential back its name, its data untouched (no secret needed or sent)."""
@@ -369,7 +374,7 @@ class Workflow2Client:
             record=name,
             json={"name": name, "type": type},
         )
-        return RemoteCredential.from_json(resp.json())
+        return RemoteCredential.from_json(self._http.json(resp, op="write a credential"))
 
     def delete(self, credential_id: str) -> bool:
         """Delete a credential; ``False`` when it was already gone (404)."""

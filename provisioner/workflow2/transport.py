@@ -146,6 +146,19 @@ class Transport:
             ) from last_exc
         raise self.error_for(resp, op=op, record=record, hidden=hidden, attempts=attempts)
 
+    def json(self, resp: requests.Response, *, op: str, record: str | None = None) -> Any:
+        """The decoded body of an accepted answer; a project error naming the operation when
+        it is not JSON (a proxy's error page, a different server, garbage)."""
+        try:
+            return resp.json()
+        except ValueError:
+            raise RemoteError(
+                f"{self.where} answered something that is not JSON (HTTP {resp.status_code}, "
+                f"{len(resp.content)} bytes) while trying to {op}{self._subject(record)}",
+                "check that baseUrl points at the Workflow² server itself, not a proxy or "
+                "login page in front of it",
+            ) from None
+
     @staticmethod
     def _subject(record: str | None) -> str:
         return f" credential {record!r}" if record else ""

@@ -1,8 +1,8 @@
 """The hostile spec corpus: each case is a spec nobody should write (or an attacker would), and
 ``provisioner validate`` answers it with a clear problem at a file:line, in a child process
-limited to 1 GB of memory and a bounded time, and never prints a secret the spec holds.
+limited to 1 GiB of data memory and a bounded time, and never prints a secret the spec holds.
 
-Bounds: the child runs under RLIMIT_AS = 1 GiB (an expansion or a huge read would fail there,
+Bounds: the child runs under RLIMIT_DATA = 1 GiB (heap and anonymous maps) (an expansion or a huge read would fail there,
 not on the machine) and a 120 s timeout far above what any case needs (a hang is the failure
 it catches, not slowness).
 """
@@ -159,7 +159,7 @@ GIB = 1024 ** 3
 
 
 def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (GIB, GIB))
+    resource.setrlimit(resource.RLIMIT_DATA, (GIB, GIB))
 
 
 def _validate(tmp_path: Path, name: str) -> subprocess.CompletedProcess[str]:
