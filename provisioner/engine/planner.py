@@ -222,6 +222,16 @@ class Planner:
             )
             return _AppDecision(change, None)
         consumer_key = live.view.consumer_key or (st.consumer_key if st is not None else None)
+        if st is not None and st.consumer_key and live.view.consumer_key and (
+                st.consumer_key != live.view.consumer_key):
+            kind_label = app_kind(app.app_type).label
+            self.errors.append(
+                f"{app.source}: app {app.name!r}: the state says its consumer key is "
+                f"{st.consumer_key[:12]}..., but the {kind_label} {app.api_name} in org "
+                f"{app.org!r} has {live.view.consumer_key[:12]}...: this state belongs to "
+                "another deployment, or the app was made again outside provisioner hint: check "
+                "--state (PROVISIONER_STATE); if the app was made again, forget the old one "
+                f"with: provisioner state rm app.{app.name}, then provisioner import or apply")
         known_pem = None
         if st is not None and st.certificate is not None and (
             st.certificate.fingerprint == live.view.certificate_fingerprint

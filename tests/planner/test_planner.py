@@ -481,3 +481,13 @@ def test_unknown_targets_are_usage_errors(tmp_path: Path) -> None:
         check_targets(s.desired, s.state, ("emea",), ())
     with pytest.raises(UsageError, match="no app named nope in the specs or the state"):
         check_targets(s.desired, s.state, (), ("nope",))
+
+
+def test_a_state_of_another_deployment_is_refused(tmp_path: Path) -> None:
+    """The state's consumer key is not the org's app's: a foreign state file (or an app made
+    again outside provisioner) is refused instead of rotated over."""
+    s = converged(tmp_path).with_live(consumer_key="3MVG9OTHERDEPLOYMENTKEY0001")
+    with pytest.raises(PlanError) as info:
+        plan_of(s)
+    assert "this state belongs to another deployment" in info.value.message
+    assert "provisioner state rm app.billing" in info.value.message
