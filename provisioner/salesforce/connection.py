@@ -192,6 +192,7 @@ class OrgConnection:
                     version=self.org.api_version,
                     session=http,
                 )
+                _metadata_through(self._sf, http)
             return self._sf
 
     # -- calls ---------------------------------------------------------------------------------
@@ -259,6 +260,19 @@ class OrgConnection:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _metadata_through(sf: Salesforce, http: PolicySession) -> None:
+    """Send the Metadata API's SOAP calls through ``http`` as well: simple-salesforce builds its
+    zeep client without a transport, so zeep would use a plain session of its own (no size cap,
+    no deadline, redirects followed). The zeep client is built here, once per sign-in."""
+    from zeep.transports import Transport
+
+    client = getattr(sf.mdapi, "_client", None)
+    if client is None:  # pragma: no cover - a simple-salesforce without the attribute
+        return
+    client.transport = Transport(  # type: ignore[no-untyped-call]
+        session=http, timeout=300, operation_timeout=300)
 
 
 def connect(
