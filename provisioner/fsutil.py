@@ -59,6 +59,7 @@ def atomic_write(path: Path, content: str | bytes | Callable[[BinaryIO], None], 
     """
     folder = path.parent
     private_folder(folder)
+    remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
@@ -76,7 +77,33 @@ def atomic_write(path: Path, content: str | bytes | Callable[[BinaryIO], None], 
     fsync_dir(folder)
 
 
-__all__ = ["FILE_MODE", "FOLDER_MODE", "atomic_write", "fsync_dir", "private_folder"]
+#: A temporary file of atomic_write older than this was left by a killed writer.
+STALE_TEMPORARY_SECONDS = 600.0
+
+
+def remove_stale_temporaries(path: Path, *, now: float | None = None) -> list[Path]:
+    """Remove the temporaries of ``path`` that a writer killed mid-write left behind (older
+    than :data:`STALE_TEMPORARY_SECONDS`: a live writer's own is younger); returns them."""
+    import time
+
+    limit = (time.time() if now is None else now) - STALE_TEMPORARY_SECONDS
+    removed: list[Path] = []
+    try:
+        candidates = list(path.parent.glob(f".{path.name}.*.tmp"))
+    except OSError:
+        return removed
+    for tmp in candidates:
+        try:
+            if tmp.is_file() and not tmp.is_symlink() and tmp.stat().st_mtime < limit:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue
+    return removed
+
+
+__all__ = ["FILE_MODE", "FOLDER_MODE", "atomic_write", "fsync_dir", "private_folder",
+           "read_regular_file", "remove_stale_temporaries"]
 
 
 class NotARegularFile(OSError):

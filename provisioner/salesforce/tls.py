@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import tempfile
 import threading
 from pathlib import Path
 
@@ -54,9 +53,9 @@ def trust_ca(ca_file: Path) -> Path:
             _base = _base_bundle()
         _extra[Path(ca_file).resolve()] = pem
         if _bundle is None:
-            fd, name = tempfile.mkstemp(prefix="provisioner-ca-", suffix=".pem")
-            os.close(fd)
-            _bundle = Path(name)
+            # Beside the first sandbox's CA (its private state dir), one per process, removed
+            # at exit; a killed process's is rewritten by the next one with the same pid.
+            _bundle = Path(ca_file).resolve().parent / f"trusted-bundle-{os.getpid()}.pem"
             atexit.register(_bundle.unlink, missing_ok=True)
         parts = [Path(_base).read_text(encoding="utf-8", errors="replace")]
         parts.extend(_extra.values())
