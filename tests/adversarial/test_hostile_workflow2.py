@@ -14,19 +14,16 @@ import os
 import resource
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from tests.engine.conftest import Workspace, app_yaml
+from tests.hostile_server import Answer, serving
 
 API_KEY = "n8n_api_CANARYHOSTILEkey9f3Xq2Lm7Rt"
 GIB = 1024 ** 3
-Answer = Callable[[BaseHTTPRequestHandler], None]
 
 
 def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes,
@@ -93,31 +90,6 @@ CASES: dict[str, tuple[Answer, str]] = {
 }
 
 
-@contextmanager
-def _serving(answer: Answer) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def _any(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
-            answer(self)
-
-        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_DATA, (GIB, GIB))
 
@@ -132,7 +104,7 @@ def _run(ws: Workspace, *args: str | Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_a_hostile_workflow2_server_is_a_clear_bounded_error(ws: Workspace, case: str) -> None:
     answer, expected = CASES[case]
-    with _serving(answer) as url:
+    with serving(answer) as url:
         org = (ws.specs / "org.yaml").read_text()
         (ws.specs / "org.yaml").write_text(
             org.replace("baseUrl: http://localhost:5678", f"baseUrl: {url}")

@@ -8,10 +8,7 @@ chunk read, so no test waits on wall time.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from itertools import count
 
 import pytest
@@ -22,30 +19,7 @@ from provisioner.httppolicy import AnswerTooLarge, AnswerTooSlow, Limits, Policy
 from provisioner.secret import Secret
 from provisioner.workflow2.api import Workflow2Client
 from provisioner.workflow2.transport import Transport
-
-Answer = Callable[[BaseHTTPRequestHandler], None]
-
-
-@contextmanager
-def _serving(answer: Answer) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            answer(self)
-
-        do_POST = do_GET
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+from tests.hostile_server import serving
 
 
 def _endless(handler: BaseHTTPRequestHandler) -> None:
@@ -62,7 +36,7 @@ def _endless(handler: BaseHTTPRequestHandler) -> None:
 
 
 def test_an_answer_larger_than_the_cap_is_refused() -> None:
-    with _serving(_endless) as url:
+    with serving(_endless) as url:
         session = PolicySession(Limits(max_body=256 * 1024))
         with pytest.raises(AnswerTooLarge, match="larger than the 262144 bytes accepted"):
             session.get(url + "/huge")
@@ -72,13 +46,13 @@ def test_an_answer_larger_than_the_cap_is_refused() -> None:
         handler.send_header("Content-Length", str(10 * 1024 ** 3))
         handler.end_headers()
 
-    with _serving(declared) as url, pytest.raises(AnswerTooLarge, match="declares 10737418240"):
+    with serving(declared) as url, pytest.raises(AnswerTooLarge, match="declares 10737418240"):
         PolicySession(Limits(max_body=1024)).get(url)
 
 
 def test_an_answer_that_never_ends_hits_the_total_deadline() -> None:
     ticks = count()
-    with _serving(_endless) as url:
+    with serving(_endless) as url:
         session = PolicySession(Limits(total_deadline=50.0, max_body=10 ** 12),
                                 clock=lambda: float(next(ticks)))
         with pytest.raises(AnswerTooSlow, match="took longer than 50 s"):
@@ -87,7 +61,7 @@ def test_an_answer_that_never_ends_hits_the_total_deadline() -> None:
 
 
 def test_the_workflow2_transport_reports_a_huge_answer_as_the_operation_failing() -> None:
-    with _serving(_endless) as url:
+    with serving(_endless) as url:
         transport = Transport(url, Secret("n8n_api_x"), instance_name="prod", attempts=2,
                               session=PolicySession(Limits(max_body=64 * 1024)),
                               sleep=lambda _s: None)
@@ -108,7 +82,7 @@ def test_retry_after_is_honoured() -> None:
         handler.wfile.write(b"{}")
 
     sleeps: list[float] = []
-    with _serving(throttled) as url:
+    with serving(throttled) as url:
         transport = Transport(url, Secret("n8n_api_x"), instance_name="prod", attempts=3,
                               sleep=sleeps.append, rand=lambda: 1.0)
         assert transport.request("GET", "/api/v1/credentials", op="list").status_code == 200
@@ -125,7 +99,7 @@ def test_a_list_that_repeats_its_cursor_is_refused() -> None:
         handler.end_headers()
         handler.wfile.write(body)
 
-    with _serving(looping) as url:
+    with serving(looping) as url:
         client = Workflow2Client(url, Secret("n8n_api_x"), instance_name="prod")
         with pytest.raises(RemoteError, match="a cursor it had already given"):
             client.list_credentials()
