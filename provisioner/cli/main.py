@@ -261,4 +261,31 @@ def main(argv: list[str] | None = None, services: Services | None = None) -> Non
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except OSError as exc:
+        # A file system refusal no check caught (a folder that cannot be made, a read-only or
+        # full disk, permissions): the path and the fix, never a traceback. Every write is
+        # atomic, so what was there before is untouched.
+        error = file_system_error(exc)
+        report_error(error, verbose)
+        _error_document(args, "FileSystemError", error.message, error.hint, EXIT_ERROR)
+        sys.exit(EXIT_ERROR)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def file_system_error(exc: OSError) -> ProvisionerError:
+    """The project error for a file system refusal: what failed, on which path, and the fix."""
+    import errno
+
+    path = exc.filename if exc.filename is not None else "a file"
+    reason = exc.strerror or type(exc).__name__
+    fixes = {
+        errno.ENOSPC: "free space on that disk (or point --state/-C elsewhere), then run again",
+        errno.EDQUOT: "free space within your quota, then run again",
+        errno.EROFS: "the file system is read-only: point --state (or -C) at a writable folder",
+        errno.EACCES: "give this user write access to it, or point --state (or -C) elsewhere",
+        errno.EPERM: "give this user write access to it, or point --state (or -C) elsewhere",
+        errno.ENOTDIR: "a part of the path is a file, not a folder: fix the path",
+        errno.ENOENT: "a folder on the path does not exist: fix the path or create the folder",
+    }
+    hint = fixes.get(exc.errno or 0, "check the path, its permissions and the free space")
+    return ProvisionerError(f"cannot use {path}: {reason}; nothing there was changed", hint)

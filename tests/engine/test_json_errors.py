@@ -50,3 +50,14 @@ def test_a_command_that_printed_its_document_adds_no_second_one(ws: Workspace) -
     ws.write_apps(app_yaml("billing").replace("org: sb", "org: nowhere"))
     result = cli("validate", ws.specs, "--format", "json")
     assert result.code == 1 and json.loads(result.stdout)["valid"] is False  # one document
+
+
+def test_a_file_system_refusal_is_an_error_with_the_path_not_a_traceback(ws: Workspace) -> None:
+    state = ("--state", "/dev/null/nested/state.json")  # a part of the path is a file
+    result = cli("apply", ws.specs, *state, "--auto-approve")
+    assert result.code == 1
+    assert "Error: cannot use /dev/null/nested: Not a directory" in result.stderr
+    assert "hint: a part of the path is a file, not a folder" in result.stderr
+    assert "Traceback" not in result.all
+    doc = _doc(cli("apply", ws.specs, *state, "--auto-approve", "--format", "json").stdout)
+    assert doc["error"]["code"] == "FileSystemError"
