@@ -248,8 +248,10 @@ def _check_document(doc: Any, source: str) -> None:
 
 
 _CORRUPT_HINT = (
-    "the file was edited or damaged; restore it from its .backup copy next to it or from version "
-    "control, or move it away to start from an empty state (provisioner then re-adopts apps)"
+    "the file was edited or damaged; restore it from its .backup copy next to it (the state "
+    "before the last save) or from version control: the next plan compares it with the orgs "
+    "and Workflow² and rotates only what it no longer matches (a key or secret it does not "
+    "hold). Or move it away to start empty, then provisioner import adopts what works"
 )
 
 
