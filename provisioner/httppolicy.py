@@ -109,6 +109,10 @@ class PolicySession(requests.Session):
         elif given is None:
             kwargs["timeout"] = (limits.connect_timeout, limits.read_timeout)
         kwargs["stream"] = True
+        if kwargs.get("verify") is None:
+            # The session's own trust (a CA pinned to one connection) must win: requests lets
+            # REQUESTS_CA_BUNDLE override a session's verify unless the request names it.
+            kwargs["verify"] = self.verify
         deadline = self._clock() + limits.total_deadline
         resp = super().request(method, url, *args, **kwargs)
         body = bytearray()

@@ -356,7 +356,6 @@ def _connect_sandbox(
     on_session: Callable[[str, str, str], None] | None = None,
 ) -> OrgConnection:
     """Start the embedded org and sign in with its bootstrap External Client App by JWT bearer."""
-    from provisioner.salesforce.tls import trust_ca
     from provisioner.sandbox import SandboxOptions, SandboxServer
 
     assert org.sandbox is not None
@@ -372,7 +371,10 @@ def _connect_sandbox(
     )
     server.start()
     try:
-        bundle = str(trust_ca(Path(server.ca_file)))
+        # The sandbox's CA is trusted for this connection only (its session, token and
+        # userinfo calls), never process-wide: a copy of that CA's key cannot vouch for any
+        # other host the run talks to.
+        bundle = str(Path(server.ca_file))
         creds = server.deploy_credentials()
         key = Secret(Path(creds.private_key_path).read_text(encoding="utf-8"))
         url = str(server.url).rstrip("/")

@@ -253,7 +253,7 @@ class E2E(Layout):
     @contextmanager
     def org(self) -> Iterator[SandboxServer]:
         """The workspace's org served again (same dir, same port) so the server can reach it."""
-        from provisioner.salesforce.tls import trust_ca
+        from tests.tls_trust import trust_ca
 
         server = SandboxServer(SandboxOptions(state_dir=self.sandbox_dir))
         server.start()

@@ -37,7 +37,7 @@ def server_callback_url(server: Workflow2Server) -> str:
 def jwt_login(org_url: str, consumer_key: str, private_key: str) -> None:
     """A JWT bearer login as the integration user, My Domain audience (External Client App)."""
     from provisioner.salesforce.auth import jwt_bearer_token
-    from provisioner.salesforce.tls import trusted_bundle
+    from tests.tls_trust import trusted_bundle
 
     jwt_bearer_token(org_url, consumer_key, INTEGRATION_USER, Secret(private_key), org_url,
                      verify=str(trusted_bundle()), timeout=10, who="test login")

@@ -274,7 +274,7 @@ def approve(_plan: object) -> bool:
 @contextmanager
 def running_org(ws: Workspace) -> Iterator[SandboxServer]:
     """The workspace's sandbox org served again (same state dir, same port) for inspection."""
-    from provisioner.salesforce.tls import trust_ca
+    from tests.tls_trust import trust_ca
 
     server = SandboxServer(SandboxOptions(state_dir=ws.sandbox_dir))
     server.start()
@@ -291,11 +291,10 @@ def jwt_login(server: SandboxServer, consumer_key: str, private_key: Secret) -> 
     Returns the user id; raises :class:`~provisioner.salesforce.token_errors.TokenRejected`.
     """
     from provisioner.salesforce.auth import jwt_bearer_token
-    from provisioner.salesforce.tls import trusted_bundle
 
     session = jwt_bearer_token(
         server.url, consumer_key, INTEGRATION_USER, private_key, server.url,
-        verify=str(trusted_bundle()), timeout=10, who="test login",
+        verify=str(server.ca_file), timeout=10, who="test login",
     )
     assert session.access_token.reveal()
     return session.instance_url

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from provisioner.engine.run import apply, compute_plan
 from provisioner.salesforce.auth import jwt_bearer_token
-from provisioner.salesforce.tls import trusted_bundle
 from provisioner.secret import Secret
 from tests.engine.conftest import (
     INTEGRATION_USER,
@@ -35,7 +34,7 @@ def test_connected_app_lifecycle_then_replaced_by_external_client_app(ws: Worksp
         session = jwt_bearer_token(
             server.url, st["consumerKey"], INTEGRATION_USER,
             Secret(old["billing (JWT)"]["data"]["privateKey"]), login_host,
-            verify=str(trusted_bundle()), timeout=10)
+            verify=str(server.ca_file), timeout=10)
         assert session.access_token.reveal()
     assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
 

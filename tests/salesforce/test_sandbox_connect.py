@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import requests
 
 from provisioner.errors import AuthError
 from provisioner.model import (
@@ -16,13 +17,12 @@ from provisioner.model import (
     SfdxAuthUrlAuth,
     SourceLocation,
 )
-from provisioner.salesforce import tls
 from provisioner.salesforce.auth import jwt_bearer_token
 from provisioner.salesforce.connection import MetadataCallError, OrgConnection, RetryPolicy, connect
-from provisioner.salesforce.tls import trust_ca
 from provisioner.sandbox import SandboxOptions, SandboxServer
 from provisioner.secret import Secret
 from tests.salesforce.conftest import assert_no_canary, error_text, sandbox_org
+from tests.tls_trust import trust_ca
 
 
 def _ops(server: SandboxServer, endpoint: str | None = None) -> list[str]:
@@ -59,21 +59,23 @@ def _real_org(**kw: object) -> OrgSpec:
     )  # type: ignore[arg-type]
 
 
-def test_embedded_sandbox_signs_in_by_jwt_and_trusts_only_a_combined_bundle(tmp_path: Path) -> None:
+def test_embedded_sandbox_signs_in_by_jwt_and_its_ca_is_trusted_by_its_connection_only(
+    tmp_path: Path,
+) -> None:
+    before = os.environ.get("REQUESTS_CA_BUNDLE")
     with connect(sandbox_org(tmp_path / "sb")) as conn:
         assert conn.sandbox is not None
         assert conn.instance_url == conn.sandbox.url == conn.my_domain_url
         assert conn.login_host == "https://test.salesforce.com"
         assert _read_bootstrap(conn) == "Provisioner_Bootstrap"
         assert _ops(conn.sandbox) == ["urn:ietf:params:oauth:grant-type:jwt-bearer", "readMetadata"]
-        bundle = Path(os.environ["REQUESTS_CA_BUNDLE"]).read_text()
-        assert Path(conn.sandbox.ca_file).read_text().strip() in bundle
-        base = tls.base_bundle()
-        assert base is not None and base != tls.trusted_bundle()
-        first_public_root = base.read_text().split("-----END CERTIFICATE-----")[0]
-        assert (
-            first_public_root.split("-----BEGIN CERTIFICATE-----")[1] in bundle
-        )  # real hosts still verify
+        # Pinned: the connection (REST and SOAP share its session) trusts the sandbox CA...
+        assert conn.verify == str(conn.sandbox.ca_file) == conn.sf.session.verify
+        # ... and nothing else in the process does: the environment is untouched, and a plain
+        # client refuses the sandbox's certificate.
+        assert os.environ.get("REQUESTS_CA_BUNDLE") == before
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(conn.sandbox.url + "/services/data", timeout=30)
         server = conn.sandbox
     with pytest.raises(RuntimeError):
         _ = server.url  # close() stopped it

@@ -1,4 +1,5 @@
-"""Trusting the embedded sandbox's CA without weakening trust in real hosts.
+"""For tests that talk to an embedded sandbox directly (not through a connection, which pins
+the sandbox CA to itself): trust its CA without weakening trust in real hosts.
 
 simple-salesforce's ``sf.mdapi`` talks SOAP through zeep, which builds its own
 ``requests.Session``; the only way to give that session a CA is the process environment
