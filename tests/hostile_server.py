@@ -10,6 +10,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 Answer = Callable[[BaseHTTPRequestHandler], None]
 
 
+def endless(chunk: bytes = b"x" * 1024, content_type: str = "application/octet-stream"
+            ) -> Answer:
+    """An answer whose chunked body never ends (until the client hangs up)."""
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        try:
+            while True:
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        except OSError:
+            return
+
+    return answer
+
+
 @contextmanager
 def serving(answer: Answer) -> Iterator[str]:
     """Serve every request (any method, the body read first) with ``answer``; yields the URL."""

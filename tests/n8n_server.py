@@ -23,6 +23,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -277,16 +278,24 @@ def started_server(
     return server
 
 
+@contextmanager
+def running_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                   version: str) -> Iterator[Workflow2Server]:
+    """:func:`started_server`, stopped when the block ends."""
+    server = started_server(request, tmp_path_factory, version)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def workflow2_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Workflow2Server]:
     """A running n8n 2.41.1 with an owner and an API key; stopped at session end."""
-    server = started_server(request, tmp_path_factory, N8N_VERSION)
-    try:
+    with running_server(request, tmp_path_factory, N8N_VERSION) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -294,8 +303,5 @@ def workflow2_oldest(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Workflow2Server]:
     """The oldest supported n8n (:data:`OLDEST_N8N_VERSION`), running; stopped at session end."""
-    server = started_server(request, tmp_path_factory, OLDEST_N8N_VERSION)
-    try:
+    with running_server(request, tmp_path_factory, OLDEST_N8N_VERSION) as server:
         yield server
-    finally:
-        server.stop()

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.conftest import Workspace, app_yaml
-from tests.hostile_server import Answer, serving
+from tests.hostile_server import Answer, endless, serving
 
 API_KEY = "n8n_api_CANARYHOSTILEkey9f3Xq2Lm7Rt"
 GIB = 1024 ** 3
@@ -40,17 +40,7 @@ def _garbage(h: BaseHTTPRequestHandler) -> None:
     _send(h, 200, b"\x00\xff<html>not json at all", {"Content-Type": "application/json"})
 
 
-def _huge(h: BaseHTTPRequestHandler) -> None:
-    h.send_response(200)
-    h.send_header("Content-Type", "application/json")
-    h.send_header("Transfer-Encoding", "chunked")
-    h.end_headers()
-    chunk = b"[" * 65536
-    try:
-        while True:
-            h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-    except OSError:
-        return
+_huge = endless(b"[" * 65536, "application/json")
 
 
 def _redirecting(h: BaseHTTPRequestHandler) -> None:

@@ -19,20 +19,9 @@ from provisioner.httppolicy import AnswerTooLarge, AnswerTooSlow, Limits, Policy
 from provisioner.secret import Secret
 from provisioner.workflow2.api import Workflow2Client
 from provisioner.workflow2.transport import Transport
-from tests.hostile_server import serving
+from tests.hostile_server import endless, serving
 
-
-def _endless(handler: BaseHTTPRequestHandler) -> None:
-    """A chunked body that never ends (until the client hangs up)."""
-    handler.send_response(200)
-    handler.send_header("Transfer-Encoding", "chunked")
-    handler.end_headers()
-    chunk = b"x" * 1024
-    try:
-        while True:
-            handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-    except (BrokenPipeError, ConnectionResetError):
-        return
+_endless = endless()
 
 
 def test_an_answer_larger_than_the_cap_is_refused() -> None:
