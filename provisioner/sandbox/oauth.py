@@ -147,12 +147,16 @@ def _exp(claims: dict[str, Any], now: float) -> None:
         raise OAuthError("invalid_grant", "expired authorization code")
 
 
-def _verify_signature(assertion: str, client: Client, now: float) -> None:
+def _verify_signature(org: Org, assertion: str, client: Client, now: float) -> None:
     part = oauth_part(client.type if client.type == c.CONNECTED_APP else c.ECA_GLOBAL,
                       client.holder["metadata"]) or {}
     pem = part.get("certificate")
     # sandbox-rule: certificate-hard-cutover (docs/salesforce-behaviour.md)
-    if not pem or now < float(client.holder["certUsableAt"]):
+    if pem and now < float(client.holder["certUsableAt"]):
+        # sandbox-rule: certificate-change-propagates (docs/salesforce-behaviour.md)
+        propagated = org.setting("certificateCutover") == "propagated"
+        pem = client.holder.get("previousCertificate") if propagated else None
+    if not pem:
         raise BAD_ASSERTION  # no certificate yet, or the new one has not propagated
     try:
         key = x509.load_pem_x509_certificate(str(pem).strip().encode()).public_key()
@@ -181,7 +185,7 @@ def _jwt_bearer(org: Org, form: dict[str, str]) -> tuple[dict[str, Any], Client]
     if not isinstance(aud, str) or aud.rstrip("/") not in _audiences(org, client):
         raise APP_NOT_FOUND if client.type == c.ECA else OAuthError(
             "invalid_grant", "audience is invalid")
-    _verify_signature(assertion, client, now)
+    _verify_signature(org, assertion, client, now)
     _exp(claims, now)
     user = org.find_user(str(claims.get("sub") or ""))
     if user is None:

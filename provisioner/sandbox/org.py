@@ -47,8 +47,15 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
     # from reads (issue 9's review), the Metadata API guide lists the field as readable. Both
     # answers are emulated so the tool is proven robust to either.
     "certificatesReadable": True,
+    # What a certificate change does to the certificate it replaces while the change propagates.
+    # "propagated": the app keeps its previous certificate until the new one takes effect (a
+    # change "can take up to 10 minutes to take effect": the old configuration serves until
+    # then). "immediate": the old certificate stops at once and the new one works only after
+    # the delay. Salesforce does not say which; both are emulated.
+    "certificateCutover": "propagated",
 }
 _AUDIENCES = {"myDomain", "loginHost", "either"}
+_CUTOVERS = {"propagated", "immediate"}
 WRITE_OPERATIONS = {"createMetadata", "updateMetadata", "upsertMetadata", "deleteMetadata",
                     "renameMetadata", "deploy"}
 _LOG_LIMIT = 10_000
@@ -184,6 +191,8 @@ class Org:
             raise ValueError(f"unknown setting {name!r}; known: {sorted(SETTINGS_DEFAULTS)}")
         elif name.endswith("JwtAudience") and value not in _AUDIENCES:
             raise ValueError(f"{name} must be one of {sorted(_AUDIENCES)}")
+        elif name == "certificateCutover" and value not in _CUTOVERS:
+            raise ValueError(f"{name} must be one of {sorted(_CUTOVERS)}")
         elif isinstance(SETTINGS_DEFAULTS[name], bool) and not isinstance(value, bool):
             raise ValueError(f"{name} must be a boolean")
         with self.lock:

@@ -180,6 +180,9 @@ class Store:
                 if old.get("consumerKey"):
                     part["consumerKey"] = old["consumerKey"]
                 if (old.get("certificate") or "").strip() != (part.get("certificate") or "").strip():
+                    # sandbox-rule: certificate-change-propagates (docs/salesforce-behaviour.md)
+                    if now >= float(rec.get("certUsableAt") or 0.0):
+                        rec["previousCertificate"] = old.get("certificate")
                     rec["certUsableAt"] = now + self.delay
         rec.update(metadata=md, lastModifiedDate=now, lastModifiedById=self.user_id)
         self.records(type_name)[name] = rec

@@ -63,9 +63,12 @@ def test_port_taken_falls_back_to_a_free_one(make_sandbox: Make) -> None:
     assert json.loads(port_file.read_text())["port"] == again.port
 
 
-def test_new_app_and_new_certificate_propagate_after_the_delay(make_sandbox: Make) -> None:
+@pytest.mark.parametrize("cutover", ["propagated", "immediate"])
+def test_new_app_and_new_certificate_propagate_after_the_delay(
+        make_sandbox: Make, cutover: str) -> None:
     # An hour's delay, ended by settle_propagation(): no load can make a change arrive early.
     srv = make_sandbox(propagation_delay=3600.0)
+    srv.org.set_setting("certificateCutover", cutover)
     sf = client_for(srv)
     key, cert = keypair(1)
     create_eca(sf, "Slow_App", key="SlowAppKey001", cert=cert)
@@ -75,15 +78,36 @@ def test_new_app_and_new_certificate_propagate_after_the_delay(make_sandbox: Mak
     assert srv.org.settle_propagation() >= 1
     assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key).status_code == 200
     key2, cert2 = keypair(2)
-    sf.mdapi.ExtlClntAppGlobalOauthSettings.update([sf.mdapi.ExtlClntAppGlobalOauthSettings(
-        fullName="Slow_App_glbloauth", externalClientApplication="Slow_App",
-        callbackUrl="https://x.example.com/cb", certificate=cert2)])
+
+    def change_certificate(pem: str) -> None:
+        sf.mdapi.ExtlClntAppGlobalOauthSettings.update([sf.mdapi.ExtlClntAppGlobalOauthSettings(
+            fullName="Slow_App_glbloauth", externalClientApplication="Slow_App",
+            callbackUrl="https://x.example.com/cb", certificate=pem)])
+
+    change_certificate(cert2)
     bad = {"error": "invalid_grant", "error_description": "invalid assertion"}
-    assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key).json() == bad  # hard cutover
+    old_key = jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key)
+    if cutover == "propagated":  # the old configuration serves until the change takes effect
+        assert old_key.status_code == 200
+    else:  # the old certificate stops at once
+        assert old_key.json() == bad
     assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key2).json() == bad  # not yet
+    # A second change while the first propagates keeps the certificate that is really live.
+    key3, cert3 = keypair(3)
+    change_certificate(cert3)
+    assert (jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key).status_code == 200) is (
+        cutover == "propagated")
+    change_certificate(cert2)
     assert srv.org.settle_propagation() == 1  # only the certificate change was pending
     assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key2).status_code == 200
     assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key).json() == bad
+    assert jwt_login(srv, "SlowAppKey001", INTEGRATION_USER, key3).json() == bad
+
+
+def test_certificate_cutover_setting_is_checked(make_sandbox: Make) -> None:
+    srv = make_sandbox()
+    with pytest.raises(ValueError, match="certificateCutover must be one of"):
+        srv.org.set_setting("certificateCutover", "sometimes")
 
 
 def test_fault_spec_parsing() -> None:
