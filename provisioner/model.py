@@ -291,6 +291,37 @@ class CredentialSpec:
     my_domain_url: str | None = None  # JWT: audience + token host (default: the org's for ECAs)
 
 
+RotationStrategy = Literal["cutover", "blueGreen"]
+PairSide = Literal["blue", "green"]
+#: Appended to an app's ``metadata.name`` to name its blue/green partner (``crm`` -> ``crm.green``):
+#: a metadata name has no dots, so the partner's name never collides with an app of the specs.
+PARTNER_SUFFIX = ".green"
+
+
+@dataclass(frozen=True)
+class RotationSpec:
+    """How the app's JWT key is rotated.
+
+    ``cutover``: the app's certificate is replaced; logins with the old key fail from the moment
+    the new certificate is live until Workflow² holds the new key. ``blueGreen``: a pair of apps
+    takes turns; the partner gets the new key, signs in, Workflow²'s JWT credential switches to it,
+    and only then is the old key retired (no failed login).
+    """
+
+    strategy: RotationStrategy = "cutover"
+    partner_api_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PairRole:
+    """One side of a blue/green pair: the spec app (``blue``) or its partner (``green``)."""
+
+    primary: str
+    side: PairSide
+    #: The integration user the partner's key is verified as (the spec app's JWT username).
+    username: str | None = None
+
+
 @dataclass(frozen=True)
 class AppSpec:
     """An app in an org (kind ``SalesforceApp``): an External Client App or a Connected App."""
@@ -311,6 +342,9 @@ class AppSpec:
     pre_authorized_profiles: tuple[str, ...] = ()
     pre_authorized_permission_sets: tuple[str, ...] = ()
     credentials: tuple[CredentialSpec, ...] = ()
+    rotation: RotationSpec = field(default_factory=RotationSpec)
+    #: Set on both apps of a blue/green pair (see :meth:`Desired.with_partners`).
+    pair: PairRole | None = None
     #: JSON path (e.g. ``spec.scopes[1]``) -> where it was written, for errors raised after loading.
     locations: Mapping[str, SourceLocation] = field(default_factory=dict, compare=False)
 
@@ -335,7 +369,36 @@ class AppSpec:
         for cred in self.jwt_credentials:
             if cred.username:
                 return cred.username
-        return None
+        return self.pair.username if self.pair is not None else None
+
+    @property
+    def primary(self) -> str:
+        """The spec app this app belongs to: itself, or the app whose partner it is."""
+        return self.pair.primary if self.pair is not None else self.name
+
+    @property
+    def blue_green(self) -> bool:
+        """Whether the app rotates its JWT key with a blue/green pair."""
+        return self.rotation.strategy == "blueGreen"
+
+    def partner(self) -> AppSpec:
+        """The blue/green partner of this spec app: the same app under another API name, without
+        credentials of its own (the spec app's JWT credentials use whichever side is active)."""
+        from dataclasses import replace
+
+        return replace(self, name=self.name + PARTNER_SUFFIX,
+                       api_name=self.rotation.partner_api_name or partner_api_name(self.api_name),
+                       credentials=(), pair=PairRole(self.name, "green", self.integration_username))
+
+
+def primary_name(name: str) -> str:
+    """The spec app an app name belongs to: ``crm.green`` -> ``crm``; any other name itself."""
+    return name.removesuffix(PARTNER_SUFFIX)
+
+
+def partner_api_name(api_name: str) -> str:
+    """The default API name of a blue/green partner."""
+    return f"{api_name}_green"
 
 
 @dataclass(frozen=True)
@@ -348,6 +411,21 @@ class Desired:
     files: tuple[Path, ...] = ()
     #: The specs' warnings, one formatted line each (``FILE:LINE:COL: warning: ...``).
     warnings: tuple[str, ...] = ()
+
+    @staticmethod
+    def with_partners(apps: Mapping[str, AppSpec]) -> dict[str, AppSpec]:
+        """``apps`` with each blue/green app's partner added (and both marked as a pair)."""
+        from dataclasses import replace
+
+        out: dict[str, AppSpec] = {}
+        for name, app in apps.items():
+            if not app.blue_green:
+                out[name] = app
+                continue
+            out[name] = replace(app, pair=PairRole(name, "blue", app.integration_username))
+            partner = app.partner()
+            out[partner.name] = partner
+        return dict(sorted(out.items()))
 
     def apps_in(self, org: str) -> list[AppSpec]:
         """The apps of one org, in name order."""

@@ -174,6 +174,13 @@ class AppState(JsonRecord):
     previous_certificate: CertificateRecord | None = None
     last_rotation: Rotation | None = None
     credentials: Mapping[str, CredentialState] = field(default_factory=dict)
+    #: Blue/green: the app (state key) whose consumer key and private key this app's JWT
+    #: credentials use; None: this app.
+    login_app: str | None = None
+    #: The certificate was deployed with its private key thrown away: nothing can sign in with it.
+    key_retired: bool = False
+    #: Blue/green: the spec app whose partner this app is.
+    partner_of: str | None = None
 
     def with_credential(self, record: CredentialState) -> AppState:
         """A copy with ``record`` added or replaced under its ``instance/name`` key."""

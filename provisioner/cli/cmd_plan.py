@@ -337,6 +337,7 @@ Examples:
   provisioner rotate specs/ --app workflow-integration
   provisioner rotate specs/ --all --auto-approve
   provisioner rotate specs/ --app workflow-integration --consumer-secret
+  provisioner rotate specs/ --app workflow-integration --now   # the key leaked
 """)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--app", "apps", multiple=True, help="The app (metadata.name) to rotate; repeatable.")
@@ -345,13 +346,20 @@ Examples:
               help="Rotate the consumer secret instead of the key: Salesforce generates it, "
                    "provisioner reads it back and writes it to the OAuth2 credentials (which "
                    "then need Connect again).")
+@click.option("--now", "revoke", is_flag=True,
+              help="The key leaked: revoke it in the first deploy, then rotate. Logins fail "
+                   "until Workflow² holds the new key (the plan says so), even with blueGreen; "
+                   "the old key is never deployed back.")
 @_apply_flags
 def rotate(paths: tuple[Path, ...], apps: tuple[str, ...], rotate_all: bool,
-           consumer_secret: bool, auto_approve: bool,
+           consumer_secret: bool, revoke: bool, auto_approve: bool,
            verify_timeout: float, fmt: str, state_path: Path, prune: bool,
            allow_plaintext_secrets: bool, orgs: tuple[str, ...], lock_timeout: float) -> None:
     """Force a new key and certificate now (verified, rolled back if the login fails), or with
     --consumer-secret a new consumer secret.
+
+    With rotation strategy blueGreen the partner app gets the new key and the old one is retired
+    after Workflow² holds the new one: no failed login. --now revokes the old key first.
 
     Apply rotates on its own when rotateBeforeDays or maxAgeDays says a key is due; use rotate
     after a suspected leak or to test the procedure.
@@ -372,7 +380,12 @@ def rotate(paths: tuple[Path, ...], apps: tuple[str, ...], rotate_all: bool,
         raise UsageError("no app to rotate: none of the apps has a certificate",
                          "add spec.certificate to an app")
     # Only the rotated apps are touched: other pending changes wait for apply.
+    if revoke and consumer_secret:
+        raise UsageError("--now revokes a leaked key; a consumer secret is replaced at once anyway",
+                         "drop --now, or drop --consumer-secret")
     forced = {"force_secret" if consumer_secret else "force_rotate": chosen.apps}
+    if revoke:
+        forced["revoke"] = chosen.apps
     options = _options(state_path, prune, allow_plaintext_secrets, orgs,
                        verify_timeout=verify_timeout, target_apps=chosen.apps,
                        lock_timeout=lock_timeout, **forced)

@@ -42,6 +42,8 @@ class RunOptions:
     deploy_timeout: float = 1800.0
     force_rotate: frozenset[str] = frozenset()
     force_secret: frozenset[str] = frozenset()
+    #: ``rotate --now``: revoke these apps' keys before the new ones are live.
+    revoke: frozenset[str] = frozenset()
     prune: bool = False
     destroy: frozenset[str] = frozenset()
     allow_plaintext_secrets: bool = False

@@ -58,6 +58,8 @@ class Executor:
         self.before: dict[str, AppState] = {}
         #: existing apps whose deploy asks the org for a new consumer secret (read back after).
         self.org_generated_secrets: set[str] = set()
+        #: blue/green apps whose key is retired after the records (they keep it in the deploy).
+        self.retire_later: set[str] = set()
 
     # -- generation ----------------------------------------------------------------------------
     def generate(self, plan: Plan) -> None:
@@ -65,16 +67,21 @@ class Executor:
         desired = self.ctx.desired
         keys = self.ctx.services.keys
         requests = []
+        retired = set()
         for change in plan.apps:
             app = desired.apps.get(change.app)
             if app is None:
                 continue
-            if change.new_certificate and app.certificate is not None:
+            if (change.new_certificate or change.retired_certificate) and (
+                    app.certificate is not None):
+                what = "retired" if change.retired_certificate else "provisioner"
                 requests.append(KeyRequest(
-                    name=app.name, subject=f"{app.api_name} ({app.org}) provisioner",
+                    name=app.name, subject=f"{app.api_name} ({app.org}) {what}",
                     key_size=app.certificate.key_size, validity_days=app.certificate.validity_days,
                     now=self.ctx.now(),
                 ))
+                if change.retired_certificate:
+                    retired.add(app.name)
             if change.action in ("create", "replace"):
                 self.material.consumer_keys[app.name] = keys.consumer_key()
             if change.new_consumer_secret and change.action not in ("create", "replace"):
@@ -86,12 +93,18 @@ class Executor:
                 self.ctx.observe(MaterialMade(app.name, "consumer secret", secret))
         if requests:
             self.ctx.progress(f"generating {len(requests)} key pair(s) and certificate(s)")
-            self.material.keys = keys.key_pairs(requests, max_workers=self.ctx.options.max_workers)
-            for name, made in self.material.keys.items():
+            made_keys = keys.key_pairs(requests, max_workers=self.ctx.options.max_workers)
+            for name, made in made_keys.items():
+                if name in retired:  # the key is dropped here: nothing can sign in with it
+                    self.material.retired[name] = made.certificate_pem
+                    continue
+                self.material.keys[name] = made
                 self.ctx.observe(MaterialMade(name, "private key", made.private_key))
 
     # -- deploy --------------------------------------------------------------------------------
-    def _certificate_for(self, app: AppSpec) -> str | None:
+    def _certificate_for(self, app: AppSpec, *, retire: bool = False) -> str | None:
+        if retire or (app.name in self.material.retired and app.name not in self.retire_later):
+            return self.material.retired.get(app.name)
         if app.name in self.material.keys:
             return self.material.keys[app.name].certificate_pem
         st = self.writer.state.apps.get(app.name)
@@ -159,6 +172,10 @@ class Executor:
         steps: list[tuple[str, str, dict[str, Any]]] = []
         deletes: list[str] = []
         for change in changes:
+            if change.after_records:
+                self.retire_later.add(change.app)
+                if change.action in ("retire", "delete"):
+                    continue  # after the records (see retire_after_records)
             if change.action == "delete":
                 if change.app not in self.snap.apps:
                     # Never read: absence from the snapshot is not absence from the org.
@@ -179,13 +196,16 @@ class Executor:
                 app, certificate_pem=pem, consumer_key=consumer_key, consumer_secret=secret,
                 rotate_consumer_secret=org_secret))
             live_key = self.snap.apps.get(app.name)
+            retiring = app.name in self.material.retired and app.name not in self.retire_later
             facts = deploy_facts(
                 action=change.action, api_name=app.api_name, app_type=app.app_type,
                 consumer_key=consumer_key or (live_key.view.consumer_key if live_key else None),
-                certificate_pem=pem if app.name in self.material.keys else None,
+                certificate_pem=pem if (app.name in self.material.keys or retiring) else None,
                 consumer_secret_fingerprint=secret.fingerprint() if secret else None,
                 reason="; ".join(change.rotate_reasons) or None,
                 consumer_secret_rotated=org_secret,
+                key_retired=retiring, partner_of=app.pair.primary if (
+                    app.pair is not None and app.pair.side == "green") else None,
             )
             steps.append((app.name, change.action, facts))
         ids = [self.journal.record_intent(JournalStep("deploy", org=org_name, app=name, facts=facts))
@@ -277,7 +297,10 @@ class Executor:
                 if error is not None:
                     failed.add(name)
                     self.result.failures.append(error)
-        rollbacks = [c for c in todo if c.app in failed and c.action == "rotate"]
+        # A revoked (leaked) key is never deployed back; a blue/green side that failed to take
+        # over is not rolled back either: the credentials still use the other side.
+        rollbacks = [c for c in todo if c.app in failed and c.action == "rotate"
+                     and not c.revoke_first and c.pair_side is None]
         if rollbacks:
             try:
                 self._roll_back(org_name, rollbacks)
@@ -290,7 +313,7 @@ class Executor:
                     "records still hold the previous key)",
                 ))
         for change in todo:
-            if change.app in failed and change.action != "rotate":
+            if change.app in failed and (change.action != "rotate" or change not in rollbacks):
                 step = self.journal.record_intent(JournalStep("unverified", org=org_name, app=change.app))
                 self.writer.update(functools.partial(_forget_certificate, app=change.app))
                 self.journal.mark_done(step)
@@ -363,6 +386,97 @@ class Executor:
         self.writer.update(record)
 
 
+    # -- blue/green: after the records -----------------------------------------------------------
+    def retire_after_records(self, plan: Plan, undeployed: set[str]) -> None:
+        """Retire the old side's key of every blue/green switch whose JWT credentials now use the
+        new side and passed Workflow²'s test (and delete partners no longer wanted); one deploy
+        per org. A switch that did not finish keeps the old key live: the next run finishes it."""
+        by_org: dict[str, list[AppChange]] = {}
+        for change in plan.apps:
+            if not change.after_records or change.app in undeployed:
+                continue
+            primary = self._primary_of(change)
+            problem = self._switch_problem(plan, primary)
+            if problem:
+                self.ctx.progress(f"app {change.app}: its key stays live: {problem}")
+                continue
+            by_org.setdefault(change.org, []).append(change)
+        for org_name, changes in sorted(by_org.items()):
+            try:
+                self._retire_org(org_name, changes)
+            except ProvisionerError as exc:
+                self.result.failures.append(RemoteError(
+                    f"org {org_name!r}: retiring the old blue/green key of "
+                    f"{', '.join(c.app for c in changes)} failed: {exc.message}",
+                    "run apply again: the credentials already use the new key, and the next run "
+                    "retires the old one"))
+
+    def _primary_of(self, change: AppChange) -> str:
+        app = self.ctx.desired.apps.get(change.app)
+        if app is not None:
+            return app.primary
+        st = self.writer.state.apps.get(change.app)
+        return st.partner_of if st is not None and st.partner_of else change.app
+
+    def _switch_problem(self, plan: Plan, primary: str) -> str | None:
+        """Why the JWT credentials of ``primary`` did not finish switching in this run, if so."""
+        for cred in plan.credentials:
+            if cred.app != primary or cred.type != "salesforceJwtApi" or cred.action in (
+                    "no-op", "delete"):
+                continue
+            if cred.key not in self.result.records_written:
+                return f"the JWT credential {cred.key!r} was not written"
+            verdict = self.result.tests.get(cred.key, "OK")
+            if verdict != "OK":
+                return f"Workflow²'s test of the JWT credential {cred.key!r} failed"
+        return None
+
+    def _retire_org(self, org_name: str, changes: Sequence[AppChange]) -> None:
+        components = []
+        destructive: list[tuple[str, str]] = []
+        steps: list[tuple[str, str, dict[str, str | None] | None]] = []
+        for change in changes:
+            if change.action == "delete":
+                if self.snap.apps.get(change.app) is not None:
+                    destructive.extend(self._destructive(change))
+                steps.append((change.app, self.journal.record_intent(
+                    JournalStep("delete", org=org_name, app=change.app)), None))
+                continue
+            app = self.ctx.desired.apps[change.app]
+            pem = self._certificate_for(app, retire=True)
+            components.extend(self._components(app, certificate_pem=pem))
+            facts = deploy_facts(
+                action="retire", api_name=app.api_name, app_type=app.app_type,
+                consumer_key=self.writer.state.apps[app.name].consumer_key, certificate_pem=pem,
+                consumer_secret_fingerprint=None, reason=None, key_retired=True)
+            steps.append((app.name, self.journal.record_intent(
+                JournalStep("deploy", org=org_name, app=app.name, facts=facts)), facts))
+        self.ctx.progress(f"retiring the old blue/green key of {len(steps)} app(s) in org "
+                          f"{org_name} in one deploy")
+        from provisioner.salesforce.deploy import DeployFailedError
+
+        try:
+            result = self._deploy(org_name, components, destructive)
+        except DeployFailedError:
+            for _, step_id, _ in steps:
+                self.journal.mark_done(step_id, {"failed": True})
+            raise
+        self.result.deploys += 1
+        self.result.components += len(components)
+        at = self.ctx.now()
+
+        def record(state: Any) -> None:
+            for name, step_id, facts in steps:
+                if facts is None:
+                    state.apps.pop(name, None)
+                else:
+                    apply_deploy(state, name, org_name, facts, at)
+                self.journal.mark_done(step_id, {"deployId": result.deploy_id})
+
+        self.writer.update(record)
+        self.result.retired.extend(name for name, _, _ in steps)
+
+
 def _forget_certificate(state: State, *, app: str) -> None:
     apply_unverified(state, app)
 
@@ -426,6 +540,7 @@ def execute(
             continue
         unverified |= ex.verify_org(org_name, [c for c in changes if c.action != "delete"])
     records.write(plan, unverified, undeployed)
+    ex.retire_after_records(plan, undeployed)
     # Keep the journal while a step's outcome is unknown: the next run must know about it.
     if not journal.pending():
         journal.clear()

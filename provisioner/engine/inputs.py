@@ -71,6 +71,8 @@ class PlanInputs:
     force_rotate: frozenset[str] = frozenset()
     #: Apps whose consumer secret is rotated now (``rotate --consumer-secret``).
     force_secret: frozenset[str] = frozenset()
+    #: Apps whose key is revoked before the new one is live (``rotate --now``: a leaked key).
+    revoke: frozenset[str] = frozenset()
     #: app -> why a run for it cannot finish (``file:line: ...``), found by reading before
     #: anything is changed: names its org lacks, record fields its Workflow² server lacks.
     refusals: Mapping[str, Sequence[str]] = field(default_factory=dict)

@@ -308,6 +308,7 @@ def plan_inputs(
         creation_refused=snap.creation_refused,
         force_rotate=ctx.options.force_rotate,
         force_secret=ctx.options.force_secret,
+        revoke=ctx.options.revoke,
         refusals=snap.refusals,
         prune=ctx.options.prune,
         destroy=ctx.options.destroy,

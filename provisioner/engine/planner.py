@@ -10,7 +10,7 @@ Connected App where the org refuses it is a planning error; reads canonicalise v
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -24,10 +24,11 @@ from provisioner.engine.inputs import (
     record_id_for,
     value_fingerprint,
 )
+from provisioner.engine.pairs import plan_pair
 from provisioner.errors import PlanError
 from provisioner.keys import certificate_info
 from provisioner.metadata.view import AppView, desired_view
-from provisioner.model import AppSpec, CallbackRef, CredentialSpec, OrgSpec
+from provisioner.model import PARTNER_SUFFIX, AppSpec, CallbackRef, CredentialSpec, OrgSpec
 from provisioner.plan.types import (
     AppAction,
     AppChange,
@@ -69,6 +70,8 @@ def _view_changes(before: AppView | None, after: AppView) -> tuple[FieldChange, 
 class _AppDecision:
     change: AppChange
     consumer_key: str | None
+    #: Why the app's consumer secret is replaced, if it is.
+    secret_reason: str | None = None
 
 
 class Planner:
@@ -81,15 +84,24 @@ class Planner:
 
     # -- apps ----------------------------------------------------------------------------------
     def _rotation_reasons(
-        self, app: AppSpec, st: AppState | None, live: AppView
+        self, app: AppSpec, st: AppState | None, live: AppView,
+        holder: tuple[AppSpec, AppState | None] | None = None,
     ) -> list[str]:
+        """Why the app's key must be replaced. ``holder``: the spec app whose JWT credentials
+        use this app's key, when that is another app (a blue/green partner's)."""
         cert = app.certificate
         if cert is None:
             return []
         reasons: list[str] = []
         now = self.inputs.now
-        if app.name in self.inputs.force_rotate:
+        if app.primary in self.inputs.force_rotate:
             reasons.append("forced (provisioner rotate)")
+        if st is not None and st.login_app not in (None, app.name) and not app.blue_green:
+            reasons.append(
+                f"the JWT credentials use the blue/green partner {st.login_app!r}, which goes "
+                "(rotation strategy is cutover now): this app gets a new key first")
+        elif st is not None and st.key_retired and not reasons:
+            reasons.append("the app's key was retired (thrown away): it gets a new one")
         known = st.certificate if st is not None else None
         facts = self.inputs.org_facts.get(app.org)
         unreadable = facts is not None and not facts.certificates_readable
@@ -114,16 +126,23 @@ class Planner:
             if size != cert.key_size:
                 reasons.append(f"key size changes from {size} to {cert.key_size} bits")
         if not reasons:
-            reasons.extend(self._jwt_records_needing_key(app, st))
+            owner, owner_st = holder if holder is not None else (app, st)
+            reasons.extend(self._jwt_records_needing_key(owner, owner_st, st))
         return reasons
 
-    def _write_reason(self, app: AppSpec, cred: CredentialSpec, st: AppState | None) -> str | None:
-        """Why a record must be (re)written, if it must. Every write needs the record's secret."""
+    def _write_reason(self, app: AppSpec, cred: CredentialSpec, st: AppState | None,
+                      login: AppState | None = None) -> str | None:
+        """Why a record must be (re)written, if it must. Every write needs the record's secret.
+
+        ``login``: the state of the app whose keys a JWT record uses (a blue/green side), when
+        that is not ``app`` itself.
+        """
         key = credential_key(cred)
         live = self.inputs.live_credentials.get(key)
         known = st.credentials.get(key) if st is not None else None
         facts = self.inputs.org_facts.get(app.org)
-        consumer_key = st.consumer_key if st is not None else None
+        keys = login if (login is not None and cred.type == "jwt") else st
+        consumer_key = keys.consumer_key if keys is not None else None
         if live is None:
             return "is missing" if known is not None else "does not exist yet"
         if known is None:
@@ -137,19 +156,21 @@ class Planner:
             return "has fields that change (" + ", ".join(sorted(drift)) + ")"
         secret_field = target.secret_field(cred.type)
         expected = None
-        if st is not None and cred.type == "jwt" and st.certificate is not None:
-            expected = st.certificate.public_key_fingerprint
+        if keys is not None and cred.type == "jwt" and keys.certificate is not None and (
+                not keys.key_retired):
+            expected = keys.certificate.public_key_fingerprint
         elif st is not None and cred.type == "oauth2":
             expected = st.consumer_secret_fingerprint
         if expected is None or known.field_fingerprints.get(secret_field) != expected:
             return f"holds a {secret_field} that no longer matches the app"
         return None
 
-    def _jwt_records_needing_key(self, app: AppSpec, st: AppState | None) -> list[str]:
+    def _jwt_records_needing_key(self, app: AppSpec, st: AppState | None,
+                                 login: AppState | None = None) -> list[str]:
         """A JWT record to (re)write needs the private key, which is never stored: rotate."""
         out = []
         for cred in app.jwt_credentials:
-            reason = self._write_reason(app, cred, st)
+            reason = self._write_reason(app, cred, st, login)
             if reason:
                 out.append(f"the Workflow² JWT credential {credential_key(cred)!r} {reason} and "
                            "writing it needs the private key, which provisioner never stores")
@@ -182,8 +203,9 @@ class Planner:
                         "is set")
         return None
 
-    def plan_app(self, app: AppSpec) -> _AppDecision:
-        """The change for one app of the specs."""
+    def plan_app(self, app: AppSpec,
+                 holder: tuple[AppSpec, AppState | None] | None = None) -> _AppDecision:
+        """The change for one app of the specs (``holder``: see :meth:`_rotation_reasons`)."""
         inp = self.inputs
         org: OrgSpec = inp.desired.orgs[app.org]
         st = inp.state.apps.get(app.name)
@@ -253,7 +275,7 @@ class Planner:
                 f"org {app.org!r} returns no certificate on read: the one in state "
                 f"({st.certificate.fingerprint[:19]}...) is assumed, and rotation follows state "
                 "and the JWT login verification")
-        reasons = self._rotation_reasons(app, st, live.view)
+        reasons = self._rotation_reasons(app, st, live.view, holder)
         secret_reason = self._needs_new_secret(app, st)
         if secret_reason is None and app.name in inp.force_secret:
             secret_reason = "consumer secret: forced (provisioner rotate --consumer-secret)"
@@ -284,7 +306,24 @@ class Planner:
             new_consumer_secret=secret_reason is not None,
             notes=tuple(notes),
         )
-        return _AppDecision(change, consumer_key)
+        return _AppDecision(change, consumer_key, secret_reason)
+
+    def _dropped_partner(self, app: AppSpec, decision: _AppDecision) -> list[AppChange]:
+        """The blue/green partner of an app whose strategy is cutover now: deleted once the JWT
+        credentials use the app itself again (after this run's records when they use the
+        partner now)."""
+        inp = self.inputs
+        name = app.name + PARTNER_SUFFIX
+        st = inp.state.apps.get(name)
+        if st is None or st.partner_of != app.name or app.name in inp.destroy:
+            return []
+        holder = inp.state.apps.get(app.name)
+        in_use = holder is not None and holder.login_app == name
+        change = self._deletion(name, "rotation strategy is cutover now: the blue/green partner "
+                                      "is deleted")
+        if in_use and change.action == "delete":
+            change = replace(change, after_records=True, notes=(*change.notes, f"the JWT credentials use it until {app.name!r} has its new key and Workflow² " "holds it; it is deleted after that"))
+        return [change]
 
     def _deletion(self, name: str, why: str) -> AppChange:
         """Delete an app provisioner manages; an app it never created or adopted is refused."""
@@ -335,18 +374,30 @@ class Planner:
         app_changes: list[AppChange] = []
         cred_changes: list[CredentialChange] = []
         for app in sorted(inp.desired.apps.values(), key=lambda a: (a.org, a.name)):
-            if app.name in inp.destroy:
+            if app.name in inp.destroy or app.primary in inp.destroy:
                 app_changes.append(self._deletion(app.name, "destroy (provisioner destroy)"))
                 cred_changes.extend(self._record_deletions(app.name))
                 continue
+            if app.pair is not None and app.pair.side == "green":
+                continue  # planned with its spec app
             # A deploy naming what the org lacks would fail the org's whole transaction.
             self.errors.extend(inp.refusals.get(app.name, ()))
-            decision = self.plan_app(app)
-            app_changes.append(decision.change)
+            login: tuple[_AppDecision, str] | None = None
+            if app.pair is not None:
+                partner = inp.desired.apps[app.name + PARTNER_SUFFIX]
+                decision, other, login_name = plan_pair(self, app, partner)
+                app_changes += [decision.change, other.change]
+                login = (other if login_name == partner.name else decision, login_name)
+            else:
+                decision = self.plan_app(app)
+                app_changes.append(decision.change)
+                app_changes.extend(self._dropped_partner(app, decision))
             for cred in app.credentials:
-                cred_changes.append(plan_credential(self, app, cred, decision))
+                cred_changes.append(plan_credential(self, app, cred, decision, login))
         for name in sorted(set(inp.state.apps) - set(inp.desired.apps)):
             st = inp.state.apps[name]
+            if st.partner_of is not None and st.partner_of in inp.desired.apps:
+                continue  # a partner the spec app no longer wants: see _dropped_partner
             if name not in inp.live_apps:
                 # Its org is not in these specs, so it was not read: what it is there is unknown,
                 # and forgetting it would lose it (the next full run would rotate it).
@@ -387,9 +438,14 @@ class Planner:
 
 
 def plan_credential(
-    planner: Planner, app: AppSpec, cred: CredentialSpec, decision: _AppDecision
+    planner: Planner, app: AppSpec, cred: CredentialSpec, decision: _AppDecision,
+    login: tuple[_AppDecision, str] | None = None,
 ) -> CredentialChange:
-    """The change for one Workflow² record: create, update (which fields) or no-op."""
+    """The change for one Workflow² record: create, update (which fields) or no-op.
+
+    ``login``: for a blue/green app, the decision of the side whose keys the JWT records use
+    after the apply, and its name.
+    """
     inp = planner.inputs
     st = inp.state.apps.get(app.name)
     key = credential_key(cred)
@@ -398,6 +454,9 @@ def plan_credential(
     target = inp.target(cred.instance)
     ctype = target.record_type(cred.type)
     facts = inp.org_facts.get(app.org)
+    uses = None
+    if login is not None and cred.type == "jwt":
+        decision, uses = login
     change = decision.change
     consumer_key = None if change.action in ("create", "replace") else decision.consumer_key
     wanted = public_fields(target, app, cred, consumer_key, facts)
@@ -406,7 +465,8 @@ def plan_credential(
         return CredentialChange(app=app.name, instance=cred.instance, name=cred.name, type=ctype,
                                 action=action,
                                 record_id=live.id if live else record_id_for(cred, st, target),
-                                sink=inp.sink_kinds.get(cred.instance, "api"), **kw)
+                                sink=inp.sink_kinds.get(cred.instance, "api"), uses_app=uses,
+                                **kw)
 
     status = live.connection_status if live is not None else None
     secret_field = target.secret_field(cred.type)

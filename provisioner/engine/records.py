@@ -42,6 +42,8 @@ class Generated:
     keys: dict[str, KeyMaterial] = field(default_factory=dict)
     consumer_keys: dict[str, str] = field(default_factory=dict)
     consumer_secrets: dict[str, Secret] = field(default_factory=dict)
+    #: Certificates whose private key was thrown away as soon as it was made (retired keys).
+    retired: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -61,6 +63,8 @@ class ApplyResult:
     deploy_ids: dict[str, str] = field(default_factory=dict)
     #: Key rotations that took effect: app -> (previous, new certificate fingerprint).
     rotations: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    #: Blue/green sides whose old key was retired (or partner deleted) after the switch.
+    retired: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """What the apply did, as ``schemas/result.schema.json``'s ``result`` (no secret:
@@ -78,6 +82,7 @@ class ApplyResult:
             "deployIds": dict(sorted(self.deploy_ids.items())),
             "rotations": [{"app": app, "previousCertificate": old, "certificate": new}
                           for app, (old, new) in sorted(self.rotations.items())],
+            "retired": list(self.retired),
         }
 
 
@@ -101,6 +106,7 @@ class RecordWriter:
         set in the org, and this run is the only holder of it.
         """
         by_instance: dict[str, list[tuple[AppSpec, CredentialSpec, str, CredentialChange]]] = {}
+        self.planned = list(plan.credentials)
         for change in plan.credentials:
             if change.action == "no-op" or change.app in undeployed:
                 continue
@@ -108,7 +114,9 @@ class RecordWriter:
                 continue  # done before the app's deploy (delete_first)
             app = self.ctx.desired.apps[change.app]
             cred = next(c for c in app.credentials if credential_key(c) == change.key)
-            if cred.type == "jwt" and change.app in unverified:
+            if cred.type == "jwt" and (change.uses_app or change.app) in unverified:
+                continue
+            if (change.uses_app or change.app) in undeployed:
                 continue
             record_id = change.record_id or record_id_for(
                 cred, self.writer.state.apps.get(app.name), self.ctx.target(cred.instance))
@@ -176,13 +184,19 @@ class RecordWriter:
         self.writer.update(functools.partial(_record_credentials, written=[(app.name, facts)], at=at))
         self.result.records_written.append(f"{cred.instance}/{cred.name}")
 
+    @staticmethod
+    def _keys_of(app: AppSpec, cred: CredentialSpec, change: CredentialChange) -> str:
+        """The app whose consumer key (and private key) the record holds: for a JWT record of a
+        blue/green app, the active side; otherwise the app itself."""
+        return (change.uses_app or app.name) if cred.type == "jwt" else app.name
+
     def _record(self, app: AppSpec, cred: CredentialSpec, rid: str,
-                schema: Mapping[str, Any] | None) -> CredentialRecord:
+                schema: Mapping[str, Any] | None, keys_of: str) -> CredentialRecord:
         """The record, with the secret made in this run (it exists nowhere else)."""
-        st = self.writer.state.apps[app.name]
+        st = self.writer.state.apps[keys_of if cred.type == "jwt" else app.name]
         secret: Secret | None
         if cred.type == "jwt":
-            keys = self.material.keys.get(app.name)
+            keys = self.material.keys.get(keys_of)
             secret, what = (keys.private_key if keys else None), "new private key"
         else:
             secret, what = self.material.consumer_secrets.get(app.name), "consumer secret"
@@ -224,8 +238,9 @@ class RecordWriter:
         """Write one record as the plan decided (journaled); returns the facts state records."""
         spec = self.ctx.desired.instances[instance]
         sink, target = self.ctx.sink(instance), self.ctx.target(instance)
-        record = self._record(app, cred, rid, sink.schema(target.record_type(cred.type)))
-        st = self.writer.state.apps[app.name]
+        keys_of = self._keys_of(app, cred, change)
+        record = self._record(app, cred, rid, sink.schema(target.record_type(cred.type)), keys_of)
+        st = self.writer.state.apps[keys_of if cred.type == "jwt" else app.name]
         secret_field = target.secret_field(cred.type)
         # Only the fields provisioner manages: fields a server's schema makes it add (2.8.4's
         # OAuth2 extras) are not in the spec, so counting them would be drift on every plan.
@@ -241,6 +256,8 @@ class RecordWriter:
         facts = {"instance": instance, "name": cred.name, "type": record.type,
                  "recordId": record.id, "sink": spec.sink.type,
                  "fieldFingerprints": json.dumps(prints, sort_keys=True)}
+        if cred.type == "jwt":  # which app's keys it holds (a blue/green side, or the app)
+            facts["loginApp"] = keys_of
         op = WriteOp(create=change.action == "create",
                      replace_data=change.action == "replace" or target.replaces_data(
                          cred.type, [f.field for f in change.changes]))

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 
 from provisioner.errors import UsageError
-from provisioner.model import Desired
+from provisioner.model import Desired, primary_name
 from provisioner.plan.types import Plan
 from provisioner.state import State
 
@@ -41,8 +41,10 @@ def select_apps(desired: Desired, names: Iterable[str], *, every: bool, verb: st
     if unknown:
         raise UsageError(f"no app named {', '.join(unknown)} in the specs",
                          "use the metadata.name of a SalesforceApp: "
-                         + ", ".join(sorted(desired.apps)))
-    return Selection(frozenset(chosen))
+                         + ", ".join(sorted(n for n in desired.apps if primary_name(n) == n)))
+    # A blue/green pair is one app of the specs: naming either side picks both.
+    primaries = {primary_name(n) for n in chosen}
+    return Selection(frozenset(n for n in desired.apps if primary_name(n) in primaries))
 
 
 def select_rotation(desired: Desired, names: Iterable[str], *, every: bool) -> Selection:
@@ -100,8 +102,10 @@ def restrict_plan(plan: Plan, orgs: Collection[str], apps: Collection[str]) -> P
     if not orgs and not apps:
         return plan
 
-    def targeted(app: str, org: str) -> bool:
-        return (not orgs or org in orgs) and (not apps or app in apps)
+    wanted = {primary_name(a) for a in apps}
+
+    def targeted(app: str, org: str) -> bool:  # a blue/green pair is targeted as one
+        return (not orgs or org in orgs) and (not apps or primary_name(app) in wanted)
 
     kept_apps = tuple(a for a in plan.apps if targeted(a.app, a.org))
     names = {a.app for a in kept_apps}

@@ -51,6 +51,8 @@ def deploy_facts(
     consumer_secret_fingerprint: str | None,
     reason: str | None,
     consumer_secret_rotated: bool = False,
+    key_retired: bool = False,
+    partner_of: str | None = None,
 ) -> dict[str, str | None]:
     """The journal facts of an app's deploy: enough to put it in state if the run dies after.
 
@@ -66,6 +68,8 @@ def deploy_facts(
         "consumerSecretFingerprint": consumer_secret_fingerprint,
         "consumerSecretRotated": "true" if consumer_secret_rotated else None,
         "reason": reason,
+        "keyRetired": "true" if key_retired else None,
+        "partnerOf": partner_of,
     }
 
 
@@ -76,7 +80,9 @@ def apply_deploy(state: State, app: str, org: str, facts: Mapping[str, object], 
     cert = CertificateRecord.from_pem(str(pem)) if pem else (old.certificate if old else None)
     consumer_key = str(facts.get("consumerKey") or (old.consumer_key if old else ""))
     secret_fp = facts.get("consumerSecretFingerprint")
-    rotated = bool(pem) and old is not None and old.certificate is not None
+    retired = bool(facts.get("keyRetired"))
+    rotated = bool(pem) and old is not None and old.certificate is not None and not retired
+    partner_of = facts.get("partnerOf")
     new = AppState(
         org=org,
         api_name=str(facts["apiName"]),
@@ -92,6 +98,9 @@ def apply_deploy(state: State, app: str, org: str, facts: Mapping[str, object], 
         last_rotation=Rotation(at, str(facts.get("reason") or "rotated")) if rotated else (
             old.last_rotation if old else None),
         credentials=dict(old.credentials) if old is not None else {},
+        login_app=old.login_app if old is not None else None,
+        key_retired=retired if pem else (old.key_retired if old is not None else False),
+        partner_of=str(partner_of) if partner_of else (old.partner_of if old else None),
     )
     state.apps[app] = new
 
@@ -151,6 +160,9 @@ def apply_credential(state: State, app: str, facts: Mapping[str, object], at: da
     if old is None:
         return
     prints = json.loads(str(facts["fieldFingerprints"]))
+    login = facts.get("loginApp")
+    if login is not None:  # a JWT record: the app whose keys it holds now
+        old = replace(old, login_app=None if login == app else str(login))
     record = CredentialState(
         instance=str(facts["instance"]),
         name=str(facts["name"]),

@@ -22,6 +22,7 @@ _SYMBOLS = {
     "rotate": "↻",
     "replace": "-/+",
     "delete": "-",
+    "retire": "⊘",
     "no-op": " ",
 }
 _COLORS = {
@@ -30,6 +31,7 @@ _COLORS = {
     "rotate": "cyan",
     "replace": "magenta",
     "delete": "red",
+    "retire": "cyan",
     "no-op": "white",
 }
 
@@ -48,14 +50,40 @@ def _field_line(change: FieldChange) -> str:
     return f"      {change.field}: {_value(before)} -> {_value(after)}"
 
 
+def pair_line(change: AppChange) -> str | None:
+    """``blue/green: green side, standby -> active (...)`` for an app of a pair."""
+    if change.pair_side is None:
+        return None
+    role = change.pair_role or "standby"
+    after = change.pair_role_after or role
+    moves = role if role == after else f"{role} -> {after}"
+    return f"blue/green: {change.pair_side} side, {moves} (the JWT credentials use the active side)"
+
+
+def _certificate_lines(change: AppChange) -> list[str]:
+    out = []
+    if change.new_certificate:
+        out.append("certificate: new key and certificate (private key: (sensitive))")
+    if change.retired_certificate:
+        when = ("after the JWT credentials switched and passed Workflow²'s test"
+                if change.after_records else "in this deploy")
+        out.append(f"certificate: retired {when} (a certificate whose key is thrown away)")
+    if change.revoke_first:
+        out.append("window: the old key is revoked first; logins fail until Workflow² holds "
+                   "the new key")
+    return out
+
+
 def _app_lines(change: AppChange, style: Styler) -> list[str]:
     head = f"  {_SYMBOLS[change.action]} {change.address}"
     detail = f"({change.app_type} {change.api_name} in org {change.org})"
     lines = [style(f"{head} {change.action} {detail}", _COLORS[change.action])]
+    pair = pair_line(change)
+    if pair:
+        lines.append(f"      {pair}")
     for reason in change.rotate_reasons:
         lines.append(f"      rotate: {visible(reason)}")
-    if change.new_certificate:
-        lines.append("      certificate: new key and certificate (private key: (sensitive))")
+    lines.extend(f"      {line}" for line in _certificate_lines(change))
     if change.new_consumer_secret:
         before = "(none)" if change.action in ("create", "replace") else "(sensitive)"
         lines.append(f"      consumerSecret: {before} -> (sensitive)")
@@ -69,6 +97,8 @@ def _credential_lines(change: CredentialChange, style: Styler) -> list[str]:
     head = f"  {_SYMBOLS[change.action]} {change.address}"
     lines = [style(f"{head} {change.action} ({change.type}, {record}, {change.sink} sink)",
                    _COLORS[change.action])]
+    if change.uses_app and change.uses_app != change.app:
+        lines.append(f"      uses: app.{change.uses_app} (blue/green: the active side)")
     lines.extend(_field_line(c) for c in change.changes)
     if change.connection_status:
         lines.append(f"      connection: {change.connection_status}")
@@ -84,7 +114,7 @@ def summary(plan: Plan) -> str:
         return "No changes. Salesforce and Workflow² match the specs."
     counts = plan.counts()
     parts = []
-    for action in ("create", "update", "rotate", "replace", "delete"):
+    for action in ("create", "update", "rotate", "retire", "replace", "delete"):
         n = counts.get(action, 0)
         if n:
             parts.append(f"{n} app(s) to {action}")
@@ -203,10 +233,15 @@ def _value_line(sign: str, name: str, value: str | None) -> str:
 
 def _app_diff(a: AppChange) -> list[str]:
     out: list[str] = []
+    pair = pair_line(a)
+    if pair:
+        out.append(f"# {pair}")
     for reason in a.rotate_reasons:
         out.append(f"! rotate: {reason}")
     if a.new_certificate:
         out.append("+ certificate: new key pair and certificate (private key: sensitive)")
+    for line in _certificate_lines(a)[1 if a.new_certificate else 0:]:
+        out.append(("! " if line.startswith("window") else "+ ") + line)
     if a.action in ("create", "replace"):
         out.append("+ consumerKey: generated at apply")
     if a.new_consumer_secret:
@@ -231,7 +266,9 @@ def _field_diff(changes: tuple[FieldChange, ...]) -> list[str]:
 
 
 def _credential_diff(c: CredentialChange) -> list[str]:
-    out = _field_diff(c.changes)
+    out = [f"# uses: app.{c.uses_app} (blue/green: the active side)"] if (
+        c.uses_app and c.uses_app != c.app) else []
+    out += _field_diff(c.changes)
     if c.reconnect_required:
         out.append("! reconnect: the client secret changes; a person must click Connect again")
     out += [f"# note: {n}" for n in c.notes]

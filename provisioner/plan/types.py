@@ -13,7 +13,7 @@ from provisioner.secret import REDACTED
 
 PLAN_FORMAT_VERSION = 1
 
-AppAction = Literal["create", "update", "rotate", "replace", "no-op", "delete"]
+AppAction = Literal["create", "update", "rotate", "replace", "no-op", "delete", "retire"]
 CredentialAction = Literal["create", "update", "replace", "no-op", "delete"]
 
 
@@ -54,6 +54,17 @@ class AppChange:
     new_consumer_secret: bool = False
     notes: tuple[str, ...] = ()
     source: str = ""
+    #: A blue/green pair's side (``blue``: the spec app, ``green``: its partner), or None.
+    pair_side: str | None = None
+    #: Whose key Workflow²'s JWT credentials use: ``active`` / ``standby`` now and after the apply.
+    pair_role: str | None = None
+    pair_role_after: str | None = None
+    #: The app gets a certificate whose private key is thrown away (nothing can sign in with it).
+    retired_certificate: bool = False
+    #: Deployed only after the JWT credentials switched to the partner and passed Workflow²'s test.
+    after_records: bool = False
+    #: ``rotate --now``: the old key is revoked before the new one is live (a window of failures).
+    revoke_first: bool = False
 
     @property
     def address(self) -> str:
@@ -75,6 +86,11 @@ class AppChange:
             "newConsumerSecret": self.new_consumer_secret,
             "notes": list(self.notes),
             "source": self.source,
+            "pair": None if self.pair_side is None else {
+                "side": self.pair_side, "role": self.pair_role, "roleAfter": self.pair_role_after},
+            "retiredCertificate": self.retired_certificate,
+            "afterRecords": self.after_records,
+            "revokeFirst": self.revoke_first,
         }
 
 
@@ -93,6 +109,9 @@ class CredentialChange:
     reconnect_required: bool = False
     connection_status: str | None = None
     notes: tuple[str, ...] = ()
+    #: The app (spec name) whose consumer key (and, for JWT, private key) the record uses after
+    #: the apply: the app itself, or a blue/green partner.
+    uses_app: str | None = None
 
     @property
     def key(self) -> str:
@@ -119,6 +138,7 @@ class CredentialChange:
             "reconnectRequired": self.reconnect_required,
             "connectionStatus": self.connection_status,
             "notes": list(self.notes),
+            "usesApp": self.uses_app or self.app,
         }
 
 

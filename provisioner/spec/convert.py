@@ -131,6 +131,8 @@ def to_app(doc: Document, environment: m.Environment) -> m.AppSpec:
         ),
         session_timeout_minutes=pol.get("sessionTimeoutMinutes"),
     )
+    rot: dict[str, Any] = spec.get("rotation") or {}
+    rotation = m.RotationSpec(rot.get("strategy", "cutover"), rot.get("partnerApiName"))
     pre: dict[str, Any] = spec.get("preAuthorized") or {}
     credentials = tuple(
         m.CredentialSpec(
@@ -162,5 +164,6 @@ def to_app(doc: Document, environment: m.Environment) -> m.AppSpec:
         pre_authorized_profiles=tuple(pre.get("profiles", [])),
         pre_authorized_permission_sets=tuple(pre.get("permissionSets", [])),
         credentials=credentials,
+        rotation=rotation,
         locations=dict(doc.marks),
     )

@@ -84,7 +84,7 @@ def check_paths(paths: Sequence[Path]) -> ValidationResult:
         desired = m.Desired(
             orgs={n: spec for n, (_, spec) in sorted(checked.orgs.items())},
             instances={n: spec for n, (_, spec) in sorted(checked.instances.items())},
-            apps={n: spec for n, (_, spec) in sorted(checked.apps.items())},
+            apps=m.Desired.with_partners({n: spec for n, (_, spec) in checked.apps.items()}),
             files=tuple(files),
             warnings=tuple(p.format() for p in problems if p.severity == "warning"),
         )

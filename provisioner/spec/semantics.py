@@ -139,7 +139,46 @@ def check_app(sink: ProblemSink, doc: Document, app: m.AppSpec, checked: Checked
         )
     _check_callbacks(sink, doc, app, checked)
     _check_certificate(sink, doc, app)
+    _check_rotation(sink, doc, app)
     _check_credentials(sink, doc, app, checked)
+
+
+def _check_rotation(sink: ProblemSink, doc: Document, app: m.AppSpec) -> None:
+    if not app.blue_green:
+        return
+    if app.certificate is None:
+        sink.error(
+            doc.location("spec.rotation.strategy"),
+            "rotation strategy blueGreen rotates a JWT key, but the app has no spec.certificate",
+            "spec.rotation.strategy",
+            "add spec.certificate: {} (and a jwt credential), or remove spec.rotation",
+        )
+    elif not app.jwt_credentials:
+        sink.error(
+            doc.location("spec.rotation.strategy"),
+            "rotation strategy blueGreen switches the JWT credentials between two apps, but the "
+            "app has no jwt credential",
+            "spec.rotation.strategy",
+            "add a credential of type jwt, or remove spec.rotation (cutover is enough for an "
+            "app nobody signs in to with JWT)",
+        )
+    partner = app.partner().api_name
+    if partner.lower() == app.api_name.lower():
+        sink.error(
+            doc.location("spec.rotation.partnerApiName"),
+            f"partnerApiName {partner!r} is the app's own API name",
+            "spec.rotation.partnerApiName",
+            "the partner is a second app: give it another API name",
+        )
+    explicit = "partnerApiName" in (doc.data["spec"].get("rotation") or {})
+    for reason in api_name_problems(partner, app.app_type):
+        sink.error(
+            doc.location("spec.rotation.partnerApiName" if explicit else "spec.apiName"),
+            f"the blue/green partner's API name {partner!r} {reason}",
+            "spec.rotation.partnerApiName",
+            "set spec.rotation.partnerApiName to a shorter name" if "characters long" in reason
+            else "set spec.rotation.partnerApiName",
+        )
 
 
 def _check_my_domain(sink: ProblemSink, doc: Document, app: m.AppSpec, checked: Checked) -> None:
@@ -330,6 +369,17 @@ def check_across(sink: ProblemSink, checked: Checked) -> None:
                 "API names are unique per org (case-insensitive); set a different spec.apiName",
             )
         api_names.setdefault(key, name)
+        if app.blue_green:
+            partner = (app.org, app.partner().api_name.lower())
+            if partner in api_names and api_names[partner] != name:
+                sink.error(
+                    doc.location("spec.rotation"),
+                    f"the blue/green partner's API name {app.partner().api_name!r} is already "
+                    f"used by app {api_names[partner]!r} in org {app.org!r}",
+                    "spec.rotation.partnerApiName",
+                    "set spec.rotation.partnerApiName to a name no other app uses",
+                )
+            api_names.setdefault(partner, name)
         for i, cred in enumerate(app.credentials):
             ckey = (cred.instance, cred.name)
             path = f"spec.credentials[{i}].name"

@@ -70,6 +70,7 @@ def app_yaml(
     rotate_before_days: int = 30,
     max_age_days: int | None = None,
     oauth2: bool = True,
+    rotation: str | None = None,
 ) -> str:
     """One SalesforceApp document: JWT credential (and an OAuth2 one unless ``oauth2=False``)."""
     oauth = (
@@ -77,6 +78,8 @@ def app_yaml(
         if oauth2 else ""
     )
     max_age = f"\n            maxAgeDays: {max_age_days}" if max_age_days is not None else ""
+    if rotation is not None:
+        max_age += f"\n          rotation: {{strategy: {rotation}}}"
     return textwrap.dedent(f"""\
         apiVersion: provisioner.dev/v1
         kind: SalesforceApp
