@@ -36,7 +36,7 @@ from provisioner.plan.types import AppChange, Plan
 from provisioner.secret import Secret
 from provisioner.state import AppState, State
 
-_DEPLOYING = ("create", "update", "rotate", "replace")
+_DEPLOYING = ("create", "update", "rotate", "replace", "retire")
 _SECRET_HINT = (
     "turn on the org setting 'Allow Access to OAuth Consumer Secrets via Metadata API' (and give "
     "the deploy user 'View External Client Apps Consumer Secrets in Metadata'), then run apply "

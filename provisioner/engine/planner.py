@@ -298,13 +298,18 @@ class Planner:
         if kept and action != "no-op":
             notes.append(f"keeps {len(kept)} field(s) of the org's components that the spec "
                          f"does not manage: {', '.join(kept)}")
+        new_certificate = bool(reasons) and app.certificate is not None and (
+            secret_reason is None or len(reasons) > 1)
+        revoke = new_certificate and app.primary in inp.revoke and not app.blue_green
+        if revoke:
+            notes.append("rotate --now: the old key is revoked by this deploy and never deployed "
+                         "back, even if the new key fails to sign in; logins fail until "
+                         "Workflow² holds the new key")
         change = base(
             action, changes=tuple(changes), rotate_reasons=tuple(reasons),
-            new_certificate=bool(reasons) and app.certificate is not None and (
-                secret_reason is None or len(reasons) > 1
-            ),
+            new_certificate=new_certificate,
             new_consumer_secret=secret_reason is not None,
-            notes=tuple(notes),
+            notes=tuple(notes), revoke_first=revoke,
         )
         return _AppDecision(change, consumer_key, secret_reason)
 

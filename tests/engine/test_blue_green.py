@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from provisioner.engine.run import apply, compute_plan
+from provisioner.events import LoginWaiting
 from provisioner.salesforce.token_errors import TokenRejected
 from provisioner.secret import Secret
 from tests.engine.conftest import (
@@ -96,3 +97,153 @@ def test_rotation_switches_sides_and_retires_the_old_key(pair: Workspace) -> Non
         with pytest.raises(TokenRejected):
             jwt_login(org, client, key)
     assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
+
+
+#: Changes propagate only when a test settles them (an hour otherwise): no load makes one early.
+DELAY = 3600.0
+
+
+class Prober(Lines):
+    """At every event of a run (each deploy poll, login wait, record write, progress line), a
+    JWT login with exactly what Workflow² holds at that moment: the client id and private key of
+    the import file's JWT record. The first verification wait lets the org's propagation end."""
+
+    def __init__(self, ws: Workspace) -> None:
+        super().__init__()
+        self.ws = ws
+        self.probes = 0
+        self.failed: list[str] = []
+        self.waits = 0
+
+    def __call__(self, event: Any) -> None:
+        super().__call__(event)
+        if not self.ws.recorder.connections:
+            return
+        server = self.ws.recorder.connections[-1].sandbox
+        assert server is not None
+        try:
+            server.url  # noqa: B018 (started yet? the first event comes before the start)
+        except RuntimeError:
+            return
+        if isinstance(event, LoginWaiting):
+            self.waits += 1
+            if self.waits == 1:
+                server.org.settle_propagation()
+        client, key, _ = _jwt(self.ws)
+        self.probes += 1
+        try:
+            jwt_login(server, client, key)
+        except TokenRejected as exc:
+            self.failed.append(f"{event}: {exc.code}")
+
+
+def _set_cutover(ws: Workspace, mode: str) -> None:
+    with running_org(ws) as org:
+        org.org.set_setting("certificateCutover", mode)
+        org.org.settle_propagation()
+
+
+@pytest.mark.parametrize("cutover", ["propagated", "immediate"])
+def test_no_login_fails_during_a_blue_green_rotation(pair: Workspace, cutover: str) -> None:
+    ws = pair
+    ws.write_org(delay=DELAY)
+    _set_cutover(ws, cutover)
+    ws.recorder.reset()
+    prober = Prober(ws)
+    _plan, result = apply(ws.paths(), ws.options(force_rotate=frozenset({"billing"}),
+                                                 verify_timeout=120), prober, approve)
+    assert result is not None and not result.failures, result and result.failures
+    assert result.retired == ["billing"]
+    assert prober.waits >= 1 and prober.probes >= 10, prober.text()
+    assert prober.failed == [], prober.text()
+
+
+@pytest.mark.parametrize("cutover", ["propagated", "immediate"])
+def test_a_cutover_rotation_has_a_window_the_prober_sees(ws: Workspace, cutover: str) -> None:
+    # The same prober on the default strategy: logins with what Workflow² holds do fail, so the
+    # blue/green test above would see failures if there were any.
+    _apply(ws)
+    ws.write_org(delay=DELAY)
+    _set_cutover(ws, cutover)
+    ws.recorder.reset()
+    prober = Prober(ws)
+    _plan, result = apply(ws.paths(), ws.options(force_rotate=frozenset({"billing"}),
+                                                 verify_timeout=120), prober, approve)
+    assert result is not None and not result.failures
+    assert prober.failed, prober.text()
+
+
+def test_switching_strategy_there_and_back_keeps_every_login(applied: Workspace) -> None:
+    ws = applied  # a cutover app, applied
+    client, key, record_id = _jwt(ws)
+    ws.write_apps(app_yaml("billing", rotation="blueGreen"))
+    plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
+    by_app = {a.app: a for a in plan.apps}
+    assert by_app["billing"].action == "no-op" and by_app["billing"].pair_role == "active"
+    assert by_app["billing.green"].action == "create"
+    assert by_app["billing.green"].retired_certificate
+    assert not by_app["billing.green"].new_certificate
+    assert all(c.action == "no-op" for c in plan.credentials)
+    _apply(ws)
+    assert _jwt(ws) == (client, key, record_id)  # the credential did not move
+    assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
+
+    # Rotate once, so the credentials use the partner; then go back to cutover.
+    _apply(ws, force_rotate=frozenset({"billing"}))
+    green_client, green_key, _ = _jwt(ws)
+    ws.write_apps(app_yaml("billing"))
+    plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
+    by_app = {a.app: a for a in plan.apps}
+    assert by_app["billing"].action == "rotate" and by_app["billing"].new_certificate
+    assert by_app["billing.green"].action == "delete" and by_app["billing.green"].after_records
+    ws.recorder.reset()
+    prober = Prober(ws)
+    _plan, result = apply(ws.paths(), ws.options(), prober, approve)
+    assert result is not None and not result.failures, result and result.failures
+    assert prober.failed == [], prober.text()
+    assert result.retired == ["billing.green"]
+    client2, key2, rid2 = _jwt(ws)
+    assert rid2 == record_id and client2 == client
+    apps = state_doc(ws)["apps"]
+    assert set(apps) == {"billing"} and apps["billing"]["loginApp"] is None
+    with running_org(ws) as org:
+        jwt_login(org, client2, key2)
+        assert org.org.app("billing_green") is None
+        with pytest.raises(TokenRejected):
+            jwt_login(org, green_client, green_key)
+    assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
+
+
+def test_rotate_now_revokes_first_and_says_so(pair: Workspace) -> None:
+    ws = pair
+    old_client, old_key, _ = _jwt(ws)
+    options = ws.options(force_rotate=frozenset({"billing"}), revoke=frozenset({"billing"}))
+    plan = compute_plan(ws.paths(), options, Lines()).plan
+    by_app = {a.app: a for a in plan.apps}
+    assert by_app["billing"].action == "retire" and not by_app["billing"].after_records
+    assert by_app["billing"].revoke_first and by_app["billing.green"].revoke_first
+    from provisioner.plan.render import render_text
+
+    text = render_text(plan)
+    assert "window: the old key is revoked first; logins fail until Workflow² holds" in text
+    result = _apply(ws, force_rotate=frozenset({"billing"}), revoke=frozenset({"billing"}))
+    assert result.deploys == 1 and result.retired == []  # one deploy: revoked with the switch
+    client, key, _ = _jwt(ws)
+    with running_org(ws) as org:
+        jwt_login(org, client, key)
+        with pytest.raises(TokenRejected):
+            jwt_login(org, old_client, old_key)
+    assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
+
+
+def test_rotate_now_on_a_cutover_app_never_deploys_the_leaked_key_back(applied: Workspace) -> None:
+    ws = applied
+    ws.write_org(delay=DELAY)  # the new key never signs in during this run: verification fails
+    options = ws.options(force_rotate=frozenset({"billing"}), revoke=frozenset({"billing"}),
+                         verify_timeout=0.5)
+    plan = compute_plan(ws.paths(), options, Lines()).plan
+    (app,) = plan.apps
+    assert app.action == "rotate" and app.revoke_first
+    _plan, result = apply(ws.paths(), options, Lines(), approve)
+    assert result is not None and result.failures and result.rolled_back == []
+    assert result.deploys == 1  # a normal rotation would deploy the previous certificate back
