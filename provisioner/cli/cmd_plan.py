@@ -222,6 +222,9 @@ def _report(result: ApplyResult, err: bool = False) -> None:
         echo(f"deleted: Workflow² credential {key}")
     for key, verdict in sorted(result.tests.items()):
         echo(f"tested by Workflow²: {key}: {verdict}")
+    for name in result.retired:
+        echo(f"retired: app {name}: its old key was retired after the JWT credentials switched "
+             "(blue/green)")
     for key, link in sorted(result.connect_links.items()):
         echo(f"connect: {key}: open {link} and click Connect once (OAuth consent needs "
                    "a person)")

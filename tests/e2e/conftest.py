@@ -123,7 +123,8 @@ class E2E(Layout):
 
     def write_specs(self, *, file_sink: bool = False, api_credentials: bool = True,
                     api_key_env: str = API_KEY_ENV,
-                    kinds: tuple[str, ...] = ("jwt", "oauth2")) -> None:
+                    kinds: tuple[str, ...] = ("jwt", "oauth2"),
+                    rotation: str = "cutover") -> None:
         """The org, the api instance (and the importFile one), and app ``billing`` with a
         credential of each of ``kinds`` per instance."""
         self.specs.mkdir(parents=True, exist_ok=True)
@@ -186,6 +187,7 @@ class E2E(Layout):
                 keySize: 2048
                 validityDays: 365
                 rotateBeforeDays: 30
+              rotation: {{strategy: {rotation}}}
               preAuthorized:
                 profiles: [Integration User]
                 permissionSets: [Workflow_Integration]
