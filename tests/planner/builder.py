@@ -121,6 +121,7 @@ class Scenario:
     live_credentials: dict[str, LiveCredential | None]
     now: datetime = NOW
     force_rotate: frozenset[str] = frozenset()
+    revoke: frozenset[str] = frozenset()
     prune: bool = False
     destroy: frozenset[str] = frozenset()
     creation_refused: dict[str, str] = field(default_factory=dict)
@@ -135,7 +136,8 @@ class Scenario:
                        for o in self.desired.orgs},
             callback_urls={n: i.callback_url for n, i in self.desired.instances.items()},
             now=self.now, creation_refused=self.creation_refused,
-            force_rotate=self.force_rotate, prune=self.prune, destroy=self.destroy,
+            force_rotate=self.force_rotate, revoke=self.revoke, prune=self.prune,
+            destroy=self.destroy,
             sink_kinds={n: i.sink.type for n, i in self.desired.instances.items()},
         )
 
