@@ -69,7 +69,14 @@ def list_(state_path: str, fmt: str) -> None:
         return
     for addr, doc in entries:
         if addr.startswith("app."):
-            click.echo(f"{addr}  ({doc['appType']} {doc['apiName']} in org {doc['org']})")
+            pair = ""
+            if doc.get("partnerOf"):
+                pair = f"; blue/green partner of app.{doc['partnerOf']}"
+            if doc.get("loginApp"):
+                pair += f"; its JWT credentials use app.{doc['loginApp']}"
+            if doc.get("keyRetired"):
+                pair += "; key retired"
+            click.echo(f"{addr}  ({doc['appType']} {doc['apiName']} in org {doc['org']}{pair})")
         else:
             click.echo(f"{addr}  ({doc['type']}, record {doc['recordId']}, {doc['sink']} sink)")
 
