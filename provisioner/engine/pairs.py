@@ -103,20 +103,17 @@ def _retire_active(decision: _AppDecision, standby: AppSpec, revoke: bool) -> _A
     """The active side keeps its key until the credentials use the standby, then retires it
     (``revoke``: at once, in the first deploy)."""
     change = decision.change
+    notes = change.notes
     if revoke:
-        note = ("rotate --now: its key is retired in the first deploy, before the new key is "
-                "live (nothing is rolled back to it)")
-    else:
-        note = (f"its key stays live until Workflow²'s JWT credentials use {standby.name!r} and "
-                "pass Workflow²'s own test; then it is retired (a certificate whose key is "
-                "thrown away)")
+        notes = (*notes, "rotate --now: its key is retired in the first deploy, before the new "
+                 "key is live (nothing is rolled back to it)")
     action: AppAction = "rotate" if change.new_consumer_secret else (
         "update" if change.changes else "retire")
     decision.change = replace(
         change, action=action,
         rotate_reasons=(f"blue/green: its key is retired once {standby.name!r} has taken over", *_secret_only(decision)),
         new_certificate=False, retired_certificate=True, after_records=not revoke,
-        revoke_first=revoke, notes=(*change.notes, note))
+        revoke_first=revoke, notes=notes)
     return decision
 
 

@@ -37,6 +37,7 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 MY_DOMAIN = "https://acme.my.salesforce.com"
 LOGIN_HOST = "https://login.salesforce.com"
 CONSUMER_KEY = "PRV1" + "K" * 81
+PARTNER_CONSUMER_KEY = "GRN1" + "K" * 81
 CONSUMER_SECRET = Secret("C0FFEE" * 10 + "ABCD")
 
 ORG_AND_INSTANCE = """\
@@ -233,19 +234,23 @@ def converged_from(desired: Desired, *, key_size: int | None = None) -> Scenario
     live_apps: dict[str, LiveApp | None] = {}
     live_creds: dict[str, LiveCredential | None] = {}
     for app in desired.apps.values():
-        keys = (key_material(key_size or app.certificate.key_size) if app.certificate
-                else None)
+        # A blue/green partner is the standby: its certificate's key was thrown away.
+        standby = app.pair is not None and app.pair.side == "green"
+        keys = (key_material(key_size or app.certificate.key_size, 1 if standby else 0)
+                if app.certificate else None)
         cert = CertificateRecord.from_pem(keys.certificate_pem) if keys else None
+        consumer_key = PARTNER_CONSUMER_KEY if standby else CONSUMER_KEY
         st = AppState(
             org=app.org, api_name=app.api_name, app_type=app.app_type,
-            consumer_key=CONSUMER_KEY, created_at=NOW - timedelta(days=1),
+            consumer_key=consumer_key, created_at=NOW - timedelta(days=1),
             consumer_secret_fingerprint=CONSUMER_SECRET.fingerprint(), certificate=cert,
-            last_rotation=None)
+            last_rotation=None, key_retired=standby,
+            partner_of=app.primary if standby else None)
         st = replace(st, credentials=_recorded(app, desired, st))
         apps[app.name] = st
         org = desired.orgs[app.org]
         view = desired_view(app, org, desired.callback_urls(app), cert.pem if cert else None)
-        live_apps[app.name] = LiveApp(replace(view, consumer_key=CONSUMER_KEY))
+        live_apps[app.name] = LiveApp(replace(view, consumer_key=consumer_key))
         for key, rec in st.credentials.items():
             assert rec.record_id is not None
             live_creds[key] = LiveCredential(rec.record_id, rec.name, rec.type, "connected"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.engine.inputs import LiveApp, OrgFacts, public_fields, value_fingerprint
+from provisioner.engine.inputs import OrgFacts, public_fields, value_fingerprint
 from provisioner.engine.planner import make_plan
 from provisioner.plan.types import AppChange, CredentialChange, Plan
 from provisioner.state import CertificateRecord
@@ -22,7 +22,6 @@ from tests.planner.builder import (
     app_doc,
     converged_from,
     from_nothing,
-    key_material,
     load,
     view,
 )
@@ -37,14 +36,7 @@ def blue_green_doc(strategy: str = "blueGreen") -> str:
 
 def converged_pair(tmp_path: Path) -> Scenario:
     """A pair applied: blue active, green holding a certificate whose key was thrown away."""
-    s = converged_from(load(tmp_path, blue_green_doc()))
-    retired = CertificateRecord.from_pem(key_material(which=1).certificate_pem)
-    s = s.with_app_state(GREEN, consumer_key="GRN" + "K" * 82, certificate=retired,
-                         key_retired=True, partner_of="billing")
-    green = s.live_apps[GREEN]
-    assert green is not None
-    return replace(s, live_apps={**s.live_apps, GREEN: LiveApp(replace(
-        green.view, consumer_key="GRN" + "K" * 82, certificate_fingerprint=retired.fingerprint))})
+    return converged_from(load(tmp_path, blue_green_doc()))
 
 
 def apps(plan: Plan) -> dict[str, AppChange]:

@@ -48,9 +48,15 @@ def _drifted(desired: Desired) -> Scenario:
     return replace(s, force_rotate=frozenset({"workflow-integration"}))
 
 
+def _blue_green_rotation(desired: Desired) -> Scenario:
+    """Converged, then the blue/green app's rotation forced: its partner takes over."""
+    return replace(converged_from(desired), force_rotate=frozenset({"acme-workflow-integration"}))
+
+
 SCENARIOS: dict[str, Callable[[Desired], Scenario]] = {
     "specs-from-nothing": from_nothing,
     "specs-drifted": _drifted,
+    "specs-blue-green-rotation": _blue_green_rotation,
 }
 
 RENDERINGS: dict[str, Callable[[Plan], str]] = {
