@@ -69,9 +69,12 @@ def render_text(result: ValidationResult, color: bool) -> str:
     files = _plural(len(result.files), "file")
     if result.desired is not None:
         d = result.desired
+        spec_apps = [a for a in d.apps.values() if a.primary == a.name]
+        pairs = sum(1 for a in spec_apps if a.blue_green)
         summary = (
             f"valid: {files}, {_plural(len(d.orgs), 'org')}, "
-            f"{_plural(len(d.instances), 'instance')}, {_plural(len(d.apps), 'app')}"
+            f"{_plural(len(d.instances), 'instance')}, {_plural(len(spec_apps), 'app')}"
+            + (f" ({_plural(pairs, 'blue/green pair')})" if pairs else "")
         )
         if result.warnings:
             summary += f" ({_plural(len(result.warnings), 'warning')})"

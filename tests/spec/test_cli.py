@@ -28,9 +28,9 @@ def test_validate_example_specs() -> None:
     result = run("validate", str(SPECS))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[-1] == "valid: 2 files, 2 orgs, 2 instances, 3 apps (1 warning)"
+    assert lines[-1] == "valid: 2 files, 2 orgs, 2 instances, 3 apps (1 blue/green pair) (1 warning)"
     assert lines[0].startswith(
-        f"{SPECS}/examples/production.yaml:81:3: warning: Salesforce blocks creating"
+        f"{SPECS}/examples/production.yaml:84:3: warning: Salesforce blocks creating"
     )
     assert result.stderr == ""
 

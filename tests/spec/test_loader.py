@@ -19,7 +19,7 @@ def test_example_specs_validate_together() -> None:
     result = check_paths([REPO / "specs"])
     assert result.errors == []
     # The adopted Connected App carries the creation note, and nothing else warns.
-    assert [(p.json_path, p.location.line) for p in result.warnings] == [("spec.appType", 81)]
+    assert [(p.json_path, p.location.line) for p in result.warnings] == [("spec.appType", 84)]
 
 
 def test_quickstart_model() -> None:
@@ -221,7 +221,7 @@ def test_secret_values_in_wrong_fields_are_not_echoed(tmp_path: Path) -> None:
 def test_warnings_travel_with_the_model() -> None:
     desired = load_desired([REPO / "specs"])
     (line,) = desired.warnings
-    assert line.startswith(f"{PRODUCTION}:81:3: warning: ")
+    assert line.startswith(f"{PRODUCTION}:84:3: warning: ")
     assert "Connected Apps" in line and "hint: use appType: externalClientApp" in line
     assert load_desired([QUICKSTART]).warnings == ()
 
