@@ -9,6 +9,7 @@ it catches, not slowness).
 
 from __future__ import annotations
 
+import json
 import resource
 import subprocess
 import sys
@@ -59,6 +60,8 @@ CASES: dict[str, str | bytes] = {
  "literal-encryption-key": docs(ORG, INST.replace("sink: {type: api}", "sink: {type: importFile, path: x.json, encryptionKey: '" + CANARY + "'}"), app()),
  "secret-in-unknown-field": docs(ORG, app(extra="  password: '" + CANARY + "'\n")),
  "secret-as-key-name": docs(ORG, app(extra="  " + CANARY + ": 1\n")),
+ "pem-as-key-name": docs(ORG, app(extra="  ? " + json.dumps(PEM) + "\n  : 1\n")),
+ "sfdx-url-as-key-name": docs(ORG, app(extra="  force://PlatformCLI::5Aep" + CANARY + "@a.my.salesforce.com: 1\n")),
  "secret-in-env-name": docs(ORG, INST.replace("{env: K}", "{env: '" + CANARY + "=x'}"), app()),
  "callback-javascript": docs(ORG, app(callbackUrls="['javascript:alert(1)']")),
  "callback-http-remote": docs(ORG, app(callbackUrls="['http://evil.example.com/cb']")),
@@ -123,7 +126,7 @@ EXPECTED: dict[str, str] = {
     'literal-private-key-block': 'privateKey must be a reference, not a literal value',
     'literal-sfdx-url': 'sfdxAuthUrl must be a reference, not a literal value',
     'literal-encryption-key': 'encryptionKey must be a reference, not a literal value',
-    'secret-in-unknown-field': "unknown field 'password' in spec", 'secret-as-key-name': "unknown field '(redacted)' in spec", 'secret-in-env-name': 'env must be an environment variable name',
+    'secret-in-unknown-field': "unknown field 'password' in spec", 'secret-as-key-name': "unknown field '(redacted)' in spec", 'pem-as-key-name': "unknown field '(redacted PEM)' in spec (spec[\"(redacted PEM)\"])", 'sfdx-url-as-key-name': "unknown field 'force://(redacted)' in spec (spec[\"force://(redacted)\"])", 'secret-in-env-name': 'env must be an environment variable name',
     'callback-javascript': 'callbackUrls[0] must be a callback URL',
     'callback-http-remote': 'callbackUrls[0] must be a callback URL',
     'callback-userinfo': 'URL must not contain a user name or password',
@@ -191,3 +194,18 @@ def test_large_valid_specs_stay_within_the_bounds(tmp_path: Path, name: str) -> 
     done = _validate(tmp_path, name)
     assert done.returncode == 0, done.stdout + done.stderr
     assert VALID[name] in done.stdout
+
+
+@pytest.mark.parametrize("name", ["secret-as-key-name", "pem-as-key-name", "sfdx-url-as-key-name"])
+def test_a_secret_written_as_a_key_is_hidden_from_the_json_problems(
+    tmp_path: Path, name: str
+) -> None:
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(str(CASES[name]))
+    done = subprocess.run([sys.executable, "-m", "provisioner", "validate", str(spec),
+                           "--format", "json"], capture_output=True, text=True, timeout=120,
+                          check=False, preexec_fn=_limit_memory)
+    assert done.returncode == 1 and CANARY not in done.stdout + done.stderr
+    (problem,) = json.loads(done.stdout)["problems"]
+    assert problem["message"].startswith("unknown field '") and "redacted" in problem["message"]
+    assert problem["jsonPath"].startswith("spec") and "redacted" in problem["jsonPath"]
