@@ -62,6 +62,7 @@ CASES: dict[str, str | bytes] = {
  "secret-as-key-name": docs(ORG, app(extra="  " + CANARY + ": 1\n")),
  "pem-as-key-name": docs(ORG, app(extra="  ? " + json.dumps(PEM) + "\n  : 1\n")),
  "sfdx-url-as-key-name": docs(ORG, app(extra="  force://PlatformCLI::5Aep" + CANARY + "@a.my.salesforce.com: 1\n")),
+ "env-name-newline": docs(ORG, INST.replace("{env: K}", "{env: \"K\\n\"}"), app()),
  "secret-in-env-name": docs(ORG, INST.replace("{env: K}", "{env: '" + CANARY + "=x'}"), app()),
  "callback-javascript": docs(ORG, app(callbackUrls="['javascript:alert(1)']")),
  "callback-http-remote": docs(ORG, app(callbackUrls="['http://evil.example.com/cb']")),
@@ -75,6 +76,9 @@ CASES: dict[str, str | bytes] = {
  "scopes-huge": docs(ORG, app(scopes="[" + ",".join(["api"] * 100000) + "]")),
  "label-huge": docs(ORG, app(label="'" + "L" * 300000 + "'")),
  "label-number": docs(ORG, app(label="12")),
+ "label-date": docs(ORG, app(label="2024-01-01")),
+ "many-empty-mappings": "--- {}\n" * 140000,  # just under 1 MiB, two problems each
+ "many-empty-documents": "".join("---\n# " + "x" * 42 + "\n" for _ in range(20000)),
  "email-bad": docs(ORG, app(contactEmail="'not an email'")),
  "email-injection": docs(ORG, app(contactEmail="'a@example.com\\nBcc: x@evil.example.com'")),
  "unknown-org-ref": docs(ORG, app(org="nowhere")),
@@ -126,7 +130,7 @@ EXPECTED: dict[str, str] = {
     'literal-private-key-block': 'privateKey must be a reference, not a literal value',
     'literal-sfdx-url': 'sfdxAuthUrl must be a reference, not a literal value',
     'literal-encryption-key': 'encryptionKey must be a reference, not a literal value',
-    'secret-in-unknown-field': "unknown field 'password' in spec", 'secret-as-key-name': "unknown field '(redacted)' in spec", 'pem-as-key-name': "unknown field '(redacted PEM)' in spec (spec[\"(redacted PEM)\"])", 'sfdx-url-as-key-name': "unknown field 'force://(redacted)' in spec (spec[\"force://(redacted)\"])", 'secret-in-env-name': 'env must be an environment variable name',
+    'secret-in-unknown-field': "unknown field 'password' in spec", 'secret-as-key-name': "unknown field '(redacted)' in spec", 'pem-as-key-name': "unknown field '(redacted PEM)' in spec (spec[\"(redacted PEM)\"])", 'sfdx-url-as-key-name': "unknown field 'force://(redacted)' in spec (spec[\"force://(redacted)\"])", 'secret-in-env-name': 'env must be an environment variable name', 'env-name-newline': "env must be an environment variable name (letters, digits and underscores, not starting with a digit) (got 'K\\n')",
     'callback-javascript': 'callbackUrls[0] must be a callback URL',
     'callback-http-remote': 'callbackUrls[0] must be a callback URL',
     'callback-userinfo': 'URL must not contain a user name or password',
@@ -137,6 +141,10 @@ EXPECTED: dict[str, str] = {
     'my-domain-http': 'myDomainUrl must be an https:// URL',
     'unknown-scope': "unknown OAuth scope 'rm_rf'", 'label-huge': 'label must be at most 255 characters long',
     'label-number': 'label must be a string, not a number',
+    'label-date': 'label must be a string, not a date (quote it to keep it text)',
+    # Problems counted as they come: counting the list per document took minutes here.
+    'many-empty-mappings': 'invalid: 280000 errors, 0 warnings in 1 file',
+    'many-empty-documents': 'file contains no YAML documents',  # ~1 MiB: counted in linear time
     'email-bad': 'contactEmail must be an email address',
     'email-injection': 'contactEmail must be an email address',
     'unknown-org-ref': "unknown SalesforceOrg 'nowhere'", 'app-type-bad': "appType must be one of externalClientApp, connectedApp, not 'lambda'", 'cert-key-size': 'keySize must be one of 2048, 3072, 4096, not 512',
