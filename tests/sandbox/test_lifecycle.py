@@ -24,6 +24,7 @@ from sandbox_helpers import (
 )
 
 from provisioner.sandbox import FaultSpec, SandboxServer
+from provisioner.sandbox.faults import UNLIMITED, FaultInjector
 
 Make = Callable[..., SandboxServer]
 
@@ -87,7 +88,8 @@ def test_new_app_and_new_certificate_propagate_after_the_delay(make_sandbox: Mak
 
 
 def test_fault_spec_parsing() -> None:
-    assert FaultSpec.parse("token:latency=0.1") == FaultSpec("token", "latency", 0.1, 1.0, None)
+    assert FaultSpec.parse("token:latency=0.1") == FaultSpec(
+        "token", "latency", 0.1, 1.0, None, UNLIMITED)
     assert FaultSpec.parse("soap:http500@rate=0.2") == FaultSpec("soap", "http500", None, 0.2)
     assert FaultSpec.parse("soap:REQUEST_LIMIT_EXCEEDED@count=2").count == 2
     assert FaultSpec.parse("deploy:fail").count == 1
@@ -96,6 +98,15 @@ def test_fault_spec_parsing() -> None:
                 "soap:drop@often=1"]:
         with pytest.raises(ValueError, match="bad fault spec"):
             FaultSpec.parse(bad)
+
+
+def test_latency_without_max_never_stops_and_other_faults_stop_at_100() -> None:
+    specs = (FaultSpec.parse("token:latency=0"), FaultSpec.parse("soap:http500@rate=1"),
+             FaultSpec.parse("userinfo:latency=0@rate=1,max=3"))
+    injector = FaultInjector(specs, seed=1)
+    for endpoint in ("token", "soap", "userinfo"):
+        hits = [injector.pick(endpoint, "op") for _ in range(150)]
+        assert sum(len(h) for h in hits) == {"token": 150, "soap": 100, "userinfo": 3}[endpoint]
 
 
 def test_soap_faults_are_bounded(make_sandbox: Make) -> None:
