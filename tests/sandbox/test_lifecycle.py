@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pathlib
 import stat
 import time
 from collections.abc import Callable
@@ -209,3 +210,14 @@ def test_custom_json_seed_with_an_existing_connected_app(template_dir: object, t
     assert srv.org.setting("connectedAppCreationDisabled") is True
     app = srv.org.app("Existing_App")
     assert (app["type"], app["consumerKey"]) == ("ConnectedApp", "ExistingKey01")
+
+
+def test_the_sandbox_creates_its_default_folders_0700(tmp_path: pathlib.Path) -> None:
+    # The embedded org may be the first to create .provisioner/, where the state goes next.
+    from provisioner.sandbox import SandboxOptions
+
+    server = SandboxServer(SandboxOptions(state_dir=tmp_path / ".provisioner" / "sandbox"))
+    server.start()
+    server.stop()
+    for folder in (tmp_path / ".provisioner", tmp_path / ".provisioner" / "sandbox"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
