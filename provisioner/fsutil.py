@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,6 +32,20 @@ def private_folder(folder: Path) -> None:
     for each in reversed(missing):
         with contextlib.suppress(FileExistsError):  # made by another process meanwhile
             each.mkdir(mode=FOLDER_MODE)
+
+
+@contextlib.contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Give an ``OSError`` raised in the block the name ``path`` when it names no file: a failed
+    ``write``/``fsync`` (a full disk, a file-size limit) does not, and the user must be told
+    which file the disk refused."""
+    try:
+        yield
+    except OSError as exc:
+        # Only the OS's own errors: a project subclass carries its own message.
+        if exc.filename is not None or exc.errno is None or type(exc).__module__ != "builtins":
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 def fsync_dir(folder: Path) -> None:
@@ -58,22 +72,23 @@ def atomic_write(path: Path, content: str | bytes | Callable[[BinaryIO], None], 
     ``path`` keeps its previous content, and the exception propagates.
     """
     folder = path.parent
-    private_folder(folder)
-    remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            if callable(content):
-                content(handle)
-            else:
-                handle.write(content.encode("utf-8") if isinstance(content, str) else content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with naming(path):
+        private_folder(folder)
+        remove_stale_temporaries(path)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as handle:
+                if callable(content):
+                    content(handle)
+                else:
+                    handle.write(content.encode("utf-8") if isinstance(content, str) else content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     fsync_dir(folder)
 
 
@@ -102,7 +117,7 @@ def remove_stale_temporaries(path: Path, *, now: float | None = None) -> list[Pa
     return removed
 
 
-__all__ = ["FILE_MODE", "FOLDER_MODE", "atomic_write", "fsync_dir", "private_folder",
+__all__ = ["FILE_MODE", "FOLDER_MODE", "atomic_write", "fsync_dir", "naming", "private_folder",
            "read_regular_file", "remove_stale_temporaries"]
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
 
 from provisioner.errors import StateError
-from provisioner.fsutil import FILE_MODE, fsync_dir, private_folder
+from provisioner.fsutil import FILE_MODE, fsync_dir, naming, private_folder
 
 KILL_AT_ENV = "PROVISIONER_TEST_KILL_AT"
 _PRIVATE_KEY_MARKER = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
@@ -178,10 +178,12 @@ class Journal:
         created = not self.path.exists()
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
         try:
-            _drop_torn_tail(fd)
-            # One write per line: with O_APPEND a line lands whole or, on a crash, torn at the end.
-            os.write(fd, line)
-            os.fsync(fd)
+            with naming(self.path):
+                _drop_torn_tail(fd)
+                # One write per line: with O_APPEND a line lands whole or, on a crash, torn at
+                # the end.
+                os.write(fd, line)
+                os.fsync(fd)
         finally:
             os.close(fd)
         if created:

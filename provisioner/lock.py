@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.errors import StateError, StateLockedError
-from provisioner.fsutil import FILE_MODE, private_folder
+from provisioner.fsutil import FILE_MODE, naming, private_folder
 from provisioner.timestamps import format_time, parse_time
 
 #: The default state file (force-unlock hints omit ``--state`` for it).
@@ -211,7 +211,7 @@ class StateLock:
             except FileExistsError:  # another run took it first
                 raise self._locked_error() from None
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            with naming(self.path), os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(json.dumps(info.to_json(), indent=2) + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())

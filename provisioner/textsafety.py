@@ -28,7 +28,8 @@ def visible(text: str) -> str:
 
 
 _PEM = re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?(-----END [A-Z0-9 ]+-----|\Z)", re.DOTALL)
-_SFDX = re.compile(r"force://\S+")
+#: An sfdx auth URL holds no quote or bracket: the quotes and brackets around it stay.
+_SFDX = re.compile(r"force://[^\s'\"\[\]]+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 #: Long tokens, not parts of a path (a folder name like Projects2024Q1Reports stays).
 _TOKEN = re.compile(r"(?<![A-Za-z0-9+_=/-])[A-Za-z0-9+_=-]{20,}(?![A-Za-z0-9+_=/-])")

@@ -281,9 +281,13 @@ def file_system_error(exc: OSError) -> ProvisionerError:
     fixes = {
         errno.ENOSPC: "free space on that disk (or point --state/-C elsewhere), then run again",
         errno.EDQUOT: "free space within your quota, then run again",
+        errno.EFBIG: "the file would pass this process's file-size limit (ulimit -f) or the "
+                     "file system's: raise the limit or free space, then run again",
         errno.EROFS: "the file system is read-only: point --state (or -C) at a writable folder",
-        errno.EACCES: "give this user write access to it, or point --state (or -C) elsewhere",
-        errno.EPERM: "give this user write access to it, or point --state (or -C) elsewhere",
+        errno.EACCES: "give this user access to it and its folder, or point --state (or -C) "
+                      "elsewhere",
+        errno.EPERM: "give this user access to it and its folder, or point --state (or -C) "
+                     "elsewhere",
         errno.ENOTDIR: "a part of the path is a file, not a folder: fix the path",
         errno.ENOENT: "a folder on the path does not exist: fix the path or create the folder",
     }

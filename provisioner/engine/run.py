@@ -199,7 +199,12 @@ def check_saved_plan(saved: dict[str, Any], fresh: Plan, plan_path: Path) -> Non
         if state["orgSerials"] != now:
             reasons.append(f"the state of the targeted org(s) changed ({state['orgSerials']} "
                            f"-> {now})")
-    elif state.get("serial") != fresh.state_serial or state.get("lineage") != fresh.state_lineage:
+    elif state.get("lineage") not in (None, fresh.state_lineage):
+        # Another state file in its place: serials of two lineages are not comparable. (A plan
+        # made before the first save has no lineage; the save gave it one.)
+        reasons.append(f"the state was replaced by another (lineage {state.get('lineage')} -> "
+                       f"{fresh.state_lineage})")
+    elif (state.get("serial"), state.get("lineage")) != (fresh.state_serial, fresh.state_lineage):
         reasons.append(f"the state changed (serial {state.get('serial')} -> {fresh.state_serial})")
     saved_specs = {s["path"]: s["sha256"] for s in saved.get("specFiles", [])}
     if saved_specs != dict(fresh.spec_files):

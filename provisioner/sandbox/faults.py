@@ -10,7 +10,8 @@ A spec reads ``ENDPOINT:KIND[=VALUE][@QUALIFIER[,QUALIFIER]...]``:
   ``INVALID_SESSION_ID`` (a SOAP fault; on the OAuth endpoints an HTTP 403 error body).
 - QUALIFIER: ``count=N`` (the first N matching requests), ``rate=R`` (each matching request with
   probability R, drawn from a generator seeded with the sandbox seed), ``max=M`` (at most M
-  injections in all; default 100). Without a qualifier a fault fires once, latency always.
+  injections in all; default 100, and no limit for latency: a slow org stays slow). Without
+  a qualifier a fault fires once, latency always.
 
 Examples: ``token:latency=0.1``, ``soap:http500@rate=0.2``, ``soap:REQUEST_LIMIT_EXCEEDED@count=2``,
 ``deploy:fail``, ``*:drop@count=1``.
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 
 MAX_LATENCY = 10.0
 DEFAULT_MAX = 100
+#: The bound of a latency fault without ``max``: latency is a condition, not an incident.
+UNLIMITED = 2 ** 62
 _SPEC = re.compile(r"^(?P<endpoint>\*|[A-Za-z]+):(?P<kind>[A-Za-z_0-9]+)(?:=(?P<value>[0-9.]+))?"
                    r"(?:@(?P<quals>[a-z]+=[0-9.]+(?:,[a-z]+=[0-9.]+)*))?$")
 
@@ -64,7 +67,8 @@ class FaultSpec:
         if rate is None and count is None:
             rate, count = (1.0, None) if kind == "latency" else (None, 1)
         return cls(match["endpoint"], kind, float(value) if value else None, rate, count,
-                   int(float(quals.get("max", DEFAULT_MAX))))
+                   int(float(quals["max"])) if "max" in quals
+                   else UNLIMITED if kind == "latency" else DEFAULT_MAX)
 
     def matches(self, endpoint: str, operation: str) -> bool:
         """Whether this rule concerns a request to ``endpoint`` doing ``operation``."""

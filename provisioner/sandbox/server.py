@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from provisioner.fsutil import private_folder
+from provisioner.fsutil import naming, private_folder
 
 from . import mdapi, oauth, rest
 from .faults import MAX_LATENCY, FaultInjector, FaultSpec
@@ -264,7 +264,8 @@ class SandboxServer:
         if self._httpd is not None:
             return self
         self._httpd = self._bind()
-        (self.state_dir / _PORT_FILE).write_text(json.dumps({"port": self.port}))
+        with naming(self.state_dir / _PORT_FILE):
+            (self.state_dir / _PORT_FILE).write_text(json.dumps({"port": self.port}))
         self.org.url = self.url
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         kwargs={"poll_interval": 0.1},

@@ -88,6 +88,7 @@ class ProblemSink:
     def __init__(self) -> None:
         self.items: list[Problem] = []
         self._seen: set[tuple[str, SourceLocation, str]] = set()
+        self._errors = 0
 
     def add(self, problem: Problem) -> None:
         """Record a problem once (schema branches can report the same thing twice)."""
@@ -95,6 +96,7 @@ class ProblemSink:
         if key not in self._seen:
             self._seen.add(key)
             self.items.append(problem)
+            self._errors += problem.severity == "error"
 
     def error(
         self, location: SourceLocation, message: str, json_path: str = "", hint: str | None = None
@@ -110,8 +112,9 @@ class ProblemSink:
 
     @property
     def error_count(self) -> int:
-        """How many errors so far."""
-        return sum(1 for p in self.items if p.severity == "error")
+        """How many errors so far (counted as they come: every document asks, so a count over
+        the list would make a file of many bad documents quadratic)."""
+        return self._errors
 
 
 def json_path(parent: str, key: str | int) -> str:

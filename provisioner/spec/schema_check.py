@@ -8,6 +8,7 @@ shows) and the ``x-secret`` marker on secret references.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 from collections.abc import Iterable
@@ -72,6 +73,8 @@ def describe_type(value: Any) -> str:
         return "a number"
     if value is None:
         return "an empty value"
+    if isinstance(value, (datetime.date, datetime.time)):  # YAML reads 2024-01-01 as a date
+        return "a date (quote it to keep it text)"
     return "a string"
 
 

@@ -9,6 +9,7 @@ scrubbed from server messages before they are quoted.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from provisioner.errors import AuthError, ProvisionerError, RemoteError
 from provisioner.events import Observer, RequestSent, ignore
 from provisioner.httppolicy import PolicySession, is_redirect, redirect_error, retry_delay
 from provisioner.secret import REDACTED, Secret
+from provisioner.textsafety import hide_secret_like
 from provisioner.workflow2.urls import normalize_base_url
 
 KEY_SCOPES = (
@@ -27,12 +29,47 @@ KEY_SCOPES = (
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+#: Base64 characters, whitespace allowed between them: where a quoted PEM body may sit.
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/=](?:\s*[A-Za-z0-9+/=])*")
+#: Base64 characters of a key's body that identify it (96 bits).
+_WINDOW = 16
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of each (non-trivial) secret replaced by ``(sensitive)``."""
+    """``text`` with each (non-trivial) secret replaced by ``(sensitive)``: by its exact text,
+    a PEM key also by its base64 body wherever a server re-wrapped, flattened or cut it (any
+    whitespace between the characters, any part of 16 characters or more); then whatever has
+    the shape of a secret (:func:`~provisioner.textsafety.hide_secret_like`)."""
     for value in secrets:
         if value and len(value) >= 4:
             text = text.replace(value, REDACTED)
-    return text
+            text = _hide_pem_body(text, _body_windows(value))
+    return hide_secret_like(text)
+
+
+def _body_windows(value: str) -> frozenset[str]:
+    """Every 16-character part of a PEM's base64 body (none for other secrets)."""
+    if "-----BEGIN" not in value:
+        return frozenset()
+    body = "".join("".join(ln.split()) for ln in value.splitlines() if not ln.startswith("-----"))
+    return frozenset(body[i:i + _WINDOW] for i in range(len(body) - _WINDOW + 1))
+
+
+def _hide_pem_body(text: str, windows: frozenset[str]) -> str:
+    if not windows:
+        return text
+    return _BASE64_RUN.sub(lambda m: _hide_body(m.group(), windows), text)
+
+
+def _hide_body(run: str, windows: frozenset[str]) -> str:
+    """``run`` with the span that spells part of the body (whitespace aside) replaced."""
+    at = [i for i, ch in enumerate(run) if not ch.isspace()]
+    flat = "".join(run[i] for i in at)
+    hits = [k for k in range(len(flat) - _WINDOW + 1) if flat[k:k + _WINDOW] in windows]
+    if not hits:
+        return run
+    start, end = at[hits[0]], at[hits[-1] + _WINDOW - 1] + 1
+    return run[:start] + REDACTED + run[end:]
 
 
 class Transport:

@@ -9,6 +9,7 @@ it catches, not slowness).
 
 from __future__ import annotations
 
+import json
 import resource
 import subprocess
 import sys
@@ -59,6 +60,9 @@ CASES: dict[str, str | bytes] = {
  "literal-encryption-key": docs(ORG, INST.replace("sink: {type: api}", "sink: {type: importFile, path: x.json, encryptionKey: '" + CANARY + "'}"), app()),
  "secret-in-unknown-field": docs(ORG, app(extra="  password: '" + CANARY + "'\n")),
  "secret-as-key-name": docs(ORG, app(extra="  " + CANARY + ": 1\n")),
+ "pem-as-key-name": docs(ORG, app(extra="  ? " + json.dumps(PEM) + "\n  : 1\n")),
+ "sfdx-url-as-key-name": docs(ORG, app(extra="  force://PlatformCLI::5Aep" + CANARY + "@a.my.salesforce.com: 1\n")),
+ "env-name-newline": docs(ORG, INST.replace("{env: K}", "{env: \"K\\n\"}"), app()),
  "secret-in-env-name": docs(ORG, INST.replace("{env: K}", "{env: '" + CANARY + "=x'}"), app()),
  "callback-javascript": docs(ORG, app(callbackUrls="['javascript:alert(1)']")),
  "callback-http-remote": docs(ORG, app(callbackUrls="['http://evil.example.com/cb']")),
@@ -72,6 +76,9 @@ CASES: dict[str, str | bytes] = {
  "scopes-huge": docs(ORG, app(scopes="[" + ",".join(["api"] * 100000) + "]")),
  "label-huge": docs(ORG, app(label="'" + "L" * 300000 + "'")),
  "label-number": docs(ORG, app(label="12")),
+ "label-date": docs(ORG, app(label="2024-01-01")),
+ "many-empty-mappings": "--- {}\n" * 140000,  # just under 1 MiB, two problems each
+ "many-empty-documents": "".join("---\n# " + "x" * 42 + "\n" for _ in range(20000)),
  "email-bad": docs(ORG, app(contactEmail="'not an email'")),
  "email-injection": docs(ORG, app(contactEmail="'a@example.com\\nBcc: x@evil.example.com'")),
  "unknown-org-ref": docs(ORG, app(org="nowhere")),
@@ -123,7 +130,7 @@ EXPECTED: dict[str, str] = {
     'literal-private-key-block': 'privateKey must be a reference, not a literal value',
     'literal-sfdx-url': 'sfdxAuthUrl must be a reference, not a literal value',
     'literal-encryption-key': 'encryptionKey must be a reference, not a literal value',
-    'secret-in-unknown-field': "unknown field 'password' in spec", 'secret-as-key-name': "unknown field '(redacted)' in spec", 'secret-in-env-name': 'env must be an environment variable name',
+    'secret-in-unknown-field': "unknown field 'password' in spec", 'secret-as-key-name': "unknown field '(redacted)' in spec", 'pem-as-key-name': "unknown field '(redacted PEM)' in spec (spec[\"(redacted PEM)\"])", 'sfdx-url-as-key-name': "unknown field 'force://(redacted)' in spec (spec[\"force://(redacted)\"])", 'secret-in-env-name': 'env must be an environment variable name', 'env-name-newline': "env must be an environment variable name (letters, digits and underscores, not starting with a digit) (got 'K\\n')",
     'callback-javascript': 'callbackUrls[0] must be a callback URL',
     'callback-http-remote': 'callbackUrls[0] must be a callback URL',
     'callback-userinfo': 'URL must not contain a user name or password',
@@ -134,6 +141,10 @@ EXPECTED: dict[str, str] = {
     'my-domain-http': 'myDomainUrl must be an https:// URL',
     'unknown-scope': "unknown OAuth scope 'rm_rf'", 'label-huge': 'label must be at most 255 characters long',
     'label-number': 'label must be a string, not a number',
+    'label-date': 'label must be a string, not a date (quote it to keep it text)',
+    # Problems counted as they come: counting the list per document took minutes here.
+    'many-empty-mappings': 'invalid: 280000 errors, 0 warnings in 1 file',
+    'many-empty-documents': 'file contains no YAML documents',  # ~1 MiB: counted in linear time
     'email-bad': 'contactEmail must be an email address',
     'email-injection': 'contactEmail must be an email address',
     'unknown-org-ref': "unknown SalesforceOrg 'nowhere'", 'app-type-bad': "appType must be one of externalClientApp, connectedApp, not 'lambda'", 'cert-key-size': 'keySize must be one of 2048, 3072, 4096, not 512',
@@ -191,3 +202,18 @@ def test_large_valid_specs_stay_within_the_bounds(tmp_path: Path, name: str) -> 
     done = _validate(tmp_path, name)
     assert done.returncode == 0, done.stdout + done.stderr
     assert VALID[name] in done.stdout
+
+
+@pytest.mark.parametrize("name", ["secret-as-key-name", "pem-as-key-name", "sfdx-url-as-key-name"])
+def test_a_secret_written_as_a_key_is_hidden_from_the_json_problems(
+    tmp_path: Path, name: str
+) -> None:
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(str(CASES[name]))
+    done = subprocess.run([sys.executable, "-m", "provisioner", "validate", str(spec),
+                           "--format", "json"], capture_output=True, text=True, timeout=120,
+                          check=False, preexec_fn=_limit_memory)
+    assert done.returncode == 1 and CANARY not in done.stdout + done.stderr
+    (problem,) = json.loads(done.stdout)["problems"]
+    assert problem["message"].startswith("unknown field '") and "redacted" in problem["message"]
+    assert problem["jsonPath"].startswith("spec") and "redacted" in problem["jsonPath"]

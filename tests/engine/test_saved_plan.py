@@ -196,3 +196,22 @@ def test_a_saved_plan_names_spec_files_from_the_checkout_and_applies_from_any_fo
     applied = cli("apply", artifact, *state, cwd=repo / "specs")
     assert applied.code == 0, applied.all
     assert "Apply complete" in applied.stdout
+
+
+def test_saved_plan_is_stale_after_the_state_is_swapped_for_another_lineage(
+    applied: Workspace,
+) -> None:
+    ws = applied
+    planfile = ws.root / "plan.json"
+    ws.write_apps(app_yaml("billing", scopes="[api, refresh_token, full, openid]"))
+    assert cli("plan", ws.specs, "--state", ws.state_path, "--out", planfile).code == 0
+    # Another deployment's state file with the same serial put in its place.
+    doc = state_doc(ws)
+    doc["lineage"] = "00000000-0000-4000-8000-000000000000"
+    ws.state_path.write_text(json.dumps(doc))
+    state_bytes = ws.state_path.read_bytes()
+    result = cli("apply", planfile, "--state", ws.state_path)
+    assert result.code == 1
+    assert "is stale: the state was replaced by another (lineage " in result.stderr
+    assert f"serial {doc['serial']} -> {doc['serial']}" not in result.stderr
+    assert ws.state_path.read_bytes() == state_bytes

@@ -92,3 +92,17 @@ def test_a_list_that_repeats_its_cursor_is_refused() -> None:
         client = Workflow2Client(url, Secret("n8n_api_x"), instance_name="prod")
         with pytest.raises(RemoteError, match="a cursor it had already given"):
             client.list_credentials()
+
+
+def test_a_workflow2_server_that_answers_but_stalls_timed_out_not_unreachable() -> None:
+    ticks = count()
+    with serving(_endless) as url:
+        transport = Transport(url, Secret("n8n_api_x"), instance_name="prod", attempts=2,
+                              session=PolicySession(Limits(total_deadline=50.0, max_body=10 ** 12),
+                                                    clock=lambda: float(next(ticks))),
+                              sleep=lambda _s: None)
+        with pytest.raises(RemoteError) as info:
+            transport.request("GET", "/api/v1/credentials", op="list credentials")
+    assert "Workflow² instance 'prod'" in info.value.message
+    assert "timed out while trying to list credentials (2 attempts)" in info.value.message
+    assert "unreachable" not in info.value.message

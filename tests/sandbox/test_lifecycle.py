@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pathlib
 import stat
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from sandbox_helpers import (
 )
 
 from provisioner.sandbox import FaultSpec, SandboxServer
+from provisioner.sandbox.faults import UNLIMITED, FaultInjector
 
 Make = Callable[..., SandboxServer]
 
@@ -111,7 +113,8 @@ def test_certificate_cutover_setting_is_checked(make_sandbox: Make) -> None:
 
 
 def test_fault_spec_parsing() -> None:
-    assert FaultSpec.parse("token:latency=0.1") == FaultSpec("token", "latency", 0.1, 1.0, None)
+    assert FaultSpec.parse("token:latency=0.1") == FaultSpec(
+        "token", "latency", 0.1, 1.0, None, UNLIMITED)
     assert FaultSpec.parse("soap:http500@rate=0.2") == FaultSpec("soap", "http500", None, 0.2)
     assert FaultSpec.parse("soap:REQUEST_LIMIT_EXCEEDED@count=2").count == 2
     assert FaultSpec.parse("deploy:fail").count == 1
@@ -120,6 +123,15 @@ def test_fault_spec_parsing() -> None:
                 "soap:drop@often=1"]:
         with pytest.raises(ValueError, match="bad fault spec"):
             FaultSpec.parse(bad)
+
+
+def test_latency_without_max_never_stops_and_other_faults_stop_at_100() -> None:
+    specs = (FaultSpec.parse("token:latency=0"), FaultSpec.parse("soap:http500@rate=1"),
+             FaultSpec.parse("userinfo:latency=0@rate=1,max=3"))
+    injector = FaultInjector(specs, seed=1)
+    for endpoint in ("token", "soap", "userinfo"):
+        hits = [injector.pick(endpoint, "op") for _ in range(150)]
+        assert sum(len(h) for h in hits) == {"token": 150, "soap": 100, "userinfo": 3}[endpoint]
 
 
 def test_soap_faults_are_bounded(make_sandbox: Make) -> None:
@@ -222,3 +234,14 @@ def test_custom_json_seed_with_an_existing_connected_app(template_dir: object, t
     assert srv.org.setting("connectedAppCreationDisabled") is True
     app = srv.org.app("Existing_App")
     assert (app["type"], app["consumerKey"]) == ("ConnectedApp", "ExistingKey01")
+
+
+def test_the_sandbox_creates_its_default_folders_0700(tmp_path: pathlib.Path) -> None:
+    # The embedded org may be the first to create .provisioner/, where the state goes next.
+    from provisioner.sandbox import SandboxOptions
+
+    server = SandboxServer(SandboxOptions(state_dir=tmp_path / ".provisioner" / "sandbox"))
+    server.start()
+    server.stop()
+    for folder in (tmp_path / ".provisioner", tmp_path / ".provisioner" / "sandbox"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder

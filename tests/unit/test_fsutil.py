@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import stat
 from pathlib import Path
 from typing import BinaryIO
@@ -9,6 +10,9 @@ from typing import BinaryIO
 import pytest
 
 from provisioner.fsutil import atomic_write
+from provisioner.journal import Journal, JournalStep
+from provisioner.lock import StateLock
+from tests.faults import file_size_limit
 
 
 def _mode(path: Path) -> int:
@@ -52,3 +56,22 @@ def test_an_existing_folder_keeps_its_mode(tmp_path: Path) -> None:
     folder.chmod(0o755)
     atomic_write(folder / "f", "x")
     assert _mode(folder) == 0o755
+
+
+def test_a_write_the_disk_refuses_names_its_file(tmp_path: Path) -> None:
+    # A failed write() carries no file name; the user must still be told which file it was
+    # (the CLI prints "cannot use PATH: ..."). RLIMIT_FSIZE fails the write as a full disk does.
+    target, journal, lock = tmp_path / "state.json", tmp_path / "j", tmp_path / "state.json.lock"
+    atomic_write(target, "before")
+    with file_size_limit(0):
+        with pytest.raises(OSError) as info:
+            atomic_write(target, "after")
+        assert (info.value.errno, info.value.filename) == (errno.EFBIG, str(target))
+        with pytest.raises(OSError) as info:
+            Journal(journal).record_intent(JournalStep("verify", org="acme", app="a"))
+        assert (info.value.errno, info.value.filename) == (errno.EFBIG, str(journal))
+        with pytest.raises(OSError) as info, StateLock(lock, target).hold("me", "apply"):
+            pass
+        assert (info.value.errno, info.value.filename) == (errno.EFBIG, str(lock))
+    assert target.read_text() == "before"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j", "state.json"]  # no lock, no temp

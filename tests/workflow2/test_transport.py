@@ -172,3 +172,38 @@ def test_unreachable_is_clear() -> None:
         t.request("GET", "/api/v1/credentials", op="list")
     assert "running" in (info.value.hint or "")
     assert isinstance(info.value.__cause__, requests.ConnectionError)
+
+
+@pytest.fixture(scope="module")
+def private_key() -> str:
+    from provisioner.keys import generate_key_material
+
+    return generate_key_material("scrub canary", 2048, 30).private_key.reveal()
+
+
+@pytest.mark.parametrize("reshape", ["spaces", "joined", "crlf", "rewrapped-body", "tail"])
+def test_a_server_quoting_the_private_key_reshaped_is_scrubbed(
+    private_key: str, reshape: str
+) -> None:
+    from tests.engine.conftest import assert_no_secret
+
+    body = "".join(ln for ln in private_key.splitlines() if not ln.startswith("-----"))
+    quoted = {
+        "spaces": private_key.replace("\n", " "),  # the case the issue reproduced
+        "joined": private_key.replace("\n", ""),
+        "crlf": private_key.replace("\n", "\r\n"),
+        "rewrapped-body": " ".join(body[i:i + 76] for i in range(0, len(body), 76)),
+        "tail": body[-300:],  # a server that cut the front of its message off
+    }[reshape]
+    msg = f'request.body.data.privateKey must match format "pem", got {quoted} (see docs)'
+    t, _ = transport([response(400, {"message": msg})])
+    with pytest.raises(RemoteError) as info:
+        t.request("POST", "/api/v1/credentials", op="create", record="SF JWT",
+                  secrets=[private_key])
+    text = info.value.diagnostics()
+    assert_no_secret(text, private_key, where=f"a 400 quoting the key ({reshape})")
+    # Nor any part of it, whitespace aside (the message is cut at 500 characters, where a
+    # key's public modulus comes first; the key is not to be quoted at all).
+    flat = "".join(text.split())
+    assert not [i for i in range(60, len(body) - 20, 20) if body[i:i + 20] in flat], reshape
+    assert 'request.body.data.privateKey must match format "pem", got' in text
