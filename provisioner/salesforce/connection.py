@@ -367,6 +367,7 @@ def _connect_sandbox(
             faults=faults,
             seed=seed,
             on_session=on_session,
+            keep_port=True,
         )
     )
     server.start()

@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from provisioner.errors import ProvisionerError
 from provisioner.fsutil import naming, private_folder
 
 from . import mdapi, oauth, rest
@@ -48,6 +49,20 @@ def default_state_dir() -> Path:
     return Path(base) / "provisioner" / "sandbox"
 
 
+class SandboxPortTaken(ProvisionerError):
+    """The embedded org's port is in use: it keeps its URL rather than move (see keep_port)."""
+
+    def __init__(self, port: int, state_dir: Path) -> None:
+        super().__init__(
+            f"the embedded sandbox in {state_dir} serves at https://127.0.0.1:{port} (its My "
+            f"Domain URL, which Workflow² JWT credentials hold), and port {port} is in use: "
+            "another provisioner run may be using this sandbox now",
+            "wait for that run to finish and run again; to move the sandbox for good, free the "
+            f"port or delete {state_dir / _PORT_FILE}: the next apply then rewrites the JWT "
+            "credentials for the new URL (with new keys)",
+        )
+
+
 @dataclass(frozen=True)
 class SandboxOptions:
     """How to run a sandbox. ``port=None`` reuses the port persisted in ``state_dir`` if free."""
@@ -59,6 +74,9 @@ class SandboxOptions:
     seed: int = 0
     seed_file: Path | None = None
     max_request_bytes: int = MAX_REQUEST_BYTES
+    #: Refuse to start when the persisted port is taken, instead of moving to a free one: the
+    #: port is part of the org's URL (its My Domain), which Workflow² JWT credentials hold.
+    keep_port: bool = False
     #: Called with (username, app, access token) for every session the org issues, from the
     #: first one on (a test counting sign-ins and planting the tokens as canaries).
     on_session: Callable[[str, str, str], None] | None = None
@@ -255,8 +273,10 @@ class SandboxServer:
         if saved:
             try:
                 return _TLSServer(saved, self, ctx)
-            except OSError:
-                pass  # taken by someone else: take any free port
+            except OSError as exc:
+                if self.options.keep_port:
+                    raise SandboxPortTaken(saved, self.state_dir) from exc
+                # taken by someone else: take any free port
         return _TLSServer(0, self, ctx)
 
     def start(self) -> SandboxServer:

@@ -133,3 +133,32 @@ def test_injected_deploy_failure_changes_nothing(ws: Workspace) -> None:
     ws.recorder = Recorder()
     _plan, result = apply(ws.paths(), ws.options(), Lines(), approve)
     assert result is not None and not result.failures and result.verified == ["billing"]
+
+
+def test_a_taken_sandbox_port_is_refused_not_moved(applied: Workspace) -> None:
+    # The embedded org's URL (its port) is in the JWT records as their My Domain URL: moving it
+    # would make the next plan rotate every app. A concurrent run holding the port, or anything
+    # else, gets a clear refusal instead, and nothing changes.
+    import json
+    import socket
+
+    ws = applied
+    port = json.loads((ws.sandbox_dir / "server.json").read_text())["port"]
+    state_before = ws.state_path.read_bytes()
+    records_before = ws.import_file.read_bytes()
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", port))
+        holder.listen(1)
+        result = cli("plan", ws.specs, "--state", ws.state_path)
+        assert result.code == 1, result.all
+        assert f"port {port} is in use" in result.stderr
+        assert "another provisioner run may be using this sandbox" in result.stderr
+        assert "Traceback" not in result.all
+        applied_result = cli("apply", ws.specs, "--state", ws.state_path, "--auto-approve")
+        assert applied_result.code == 1 and f"port {port} is in use" in applied_result.stderr
+    assert json.loads((ws.sandbox_dir / "server.json").read_text())["port"] == port
+    assert ws.state_path.read_bytes() == state_before
+    assert ws.import_file.read_bytes() == records_before
+    again = cli("plan", ws.specs, "--state", ws.state_path, "--detailed-exitcode")
+    assert again.code == 0, again.all  # the same URL: nothing to rotate
