@@ -18,7 +18,13 @@ import requests
 
 from provisioner.errors import AuthError, ProvisionerError, RemoteError
 from provisioner.events import Observer, RequestSent, ignore
-from provisioner.httppolicy import PolicySession, is_redirect, redirect_error, retry_delay
+from provisioner.httppolicy import (
+    AnswerTooLarge,
+    PolicySession,
+    is_redirect,
+    redirect_error,
+    retry_delay,
+)
 from provisioner.secret import REDACTED, Secret
 from provisioner.textsafety import hide_secret_like
 from provisioner.workflow2.urls import normalize_base_url
@@ -162,6 +168,8 @@ class Transport:
                 ) from exc
             except requests.RequestException as exc:
                 last_exc, resp = exc, None
+                if isinstance(exc, AnswerTooLarge):
+                    break  # asking again brings the same flood
                 continue
             if is_redirect(resp):
                 raise redirect_error(resp, f"{self.where}, asked to {op}{self._subject(record)},",
@@ -174,6 +182,13 @@ class Transport:
             break
         if resp is None:
             assert last_exc is not None
+            if isinstance(last_exc, AnswerTooLarge):
+                raise RemoteError(
+                    f"{self.where} answered more than provisioner reads ({last_exc}) while "
+                    f"trying to {op}{self._subject(record)}",
+                    "check that baseUrl points at the Workflow² server itself; a server that "
+                    "answers this much is not one",
+                ) from last_exc
             kind = "timed out" if isinstance(last_exc, requests.Timeout) else "is unreachable"
             raise RemoteError(
                 f"{self.where} {kind} while trying to {op}{self._subject(record)}"
