@@ -54,8 +54,8 @@ def test_the_workflow2_transport_reports_a_huge_answer_as_the_operation_failing(
         transport = Transport(url, Secret("n8n_api_x"), instance_name="prod", attempts=2,
                               session=PolicySession(Limits(max_body=64 * 1024)),
                               sleep=lambda _s: None)
-        with pytest.raises(RemoteError, match="answered more than provisioner reads .* while "
-                           "trying to list credentials"):
+        with pytest.raises(RemoteError, match=r"answered more than provisioner reads .* while "
+                           r"trying to list credentials"):
             transport.request("GET", "/api/v1/credentials", op="list credentials")
 
 
