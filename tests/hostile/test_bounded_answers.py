@@ -107,3 +107,18 @@ def test_a_workflow2_server_that_answers_but_stalls_timed_out_not_unreachable() 
     assert "Workflow² instance 'prod'" in info.value.message
     assert "timed out while trying to list credentials (2 attempts)" in info.value.message
     assert "unreachable" not in info.value.message
+
+
+def test_the_callback_lookup_of_a_server_that_drips_ends_at_the_deadline() -> None:
+    # The unauthenticated settings lookup goes through the same bounded session: an answer that
+    # never ends falls back to the derived URL at the total deadline (clock injected).
+    from provisioner.workflow2.callback import resolve_callback_url
+
+    ticks = count()
+    with serving(_endless) as url:
+        session = PolicySession(Limits(total_deadline=50.0, max_body=10 ** 12),
+                                clock=lambda: float(next(ticks)))
+        resolved = resolve_callback_url(url, session=session)
+    assert (resolved.url, resolved.source) == (url + "/rest/oauth2-credential/callback",
+                                               "derived")
+    assert next(ticks) < 10_000  # stopped by the deadline, not by the answer running out
