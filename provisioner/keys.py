@@ -159,6 +159,7 @@ def _build_pems(subject: str, key_size: int, validity_days: int, now: datetime) 
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode("ascii")
+    _PARSED.keep(key_pem, key)  # the signer of this run's logins need not parse it again
     return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
@@ -223,13 +224,54 @@ def certificate_info(pem: str) -> CertificateInfo:
     return _info(_load_certificate(pem))
 
 
+class _ParsedKeys:
+    """RSA key objects by the SHA-256 of their PEM, for this process (bounded, thread-safe).
+
+    cryptography checks an RSA key on load (about 50 ms for 2048 bits, as much CPU as making
+    one); a run signs many logins with the keys it just made or read, so each is parsed once.
+    The objects hold nothing the PEM in memory does not already hold.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self._keys: OrderedDict[str, rsa.RSAPrivateKey] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _id(pem: str) -> str:
+        return hashlib.sha256(pem.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def get(self, pem: str) -> rsa.RSAPrivateKey | None:
+        with self._lock:
+            key = self._keys.get(self._id(pem))
+            if key is not None:
+                self._keys.move_to_end(self._id(pem))
+            return key
+
+    def keep(self, pem: str, key: rsa.RSAPrivateKey) -> None:
+        with self._lock:
+            self._keys[self._id(pem)] = key
+            while len(self._keys) > self._size:
+                self._keys.popitem(last=False)
+
+
+_PARSED = _ParsedKeys()
+
+
 def load_private_key(secret: Secret, *, what: str) -> rsa.RSAPrivateKey:
     """Parse an RSA private key (PKCS#8 or PKCS#1 PEM) of at least 2048 bits.
 
     ``what`` names the key in errors, e.g. "the private key of org acme (file keys/deploy.pem)".
-    Errors say what is wrong and how to fix it; they never contain key bytes.
+    Errors say what is wrong and how to fix it; they never contain key bytes. A key this process
+    made or parsed before is not parsed again (:class:`_ParsedKeys`).
     """
     text = secret.reveal()
+    known = _PARSED.get(text)
+    if known is not None:
+        return known
     if "-----BEGIN" not in text:
         raise KeyMaterialError(
             f"{what} is not a PEM private key",
@@ -273,6 +315,7 @@ def load_private_key(secret: Secret, *, what: str) -> rsa.RSAPrivateKey:
             f"{what} is only {key.key_size} bits",
             "use an RSA key of at least 2048 bits",
         )
+    _PARSED.keep(text, key)
     return key
 
 

@@ -59,6 +59,9 @@ class CredentialSink(Protocol):
     kind: str
     #: The server's base URL when the sink writes to a live server (None: offline, e.g. a file).
     server_url: str | None
+    #: True when writes take effect only at :meth:`flush` (a file written once per batch): the
+    #: engine then journals them as done after the flush, not after each write.
+    batched: bool
 
     def read(self, ids: Sequence[str]) -> dict[str, LiveRecord | None]:
         """The live record of each id (None when absent)."""

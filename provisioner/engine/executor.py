@@ -11,6 +11,7 @@ apps -> let Workflow² test its JWT records. A failed org is reported and the ot
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -60,6 +61,10 @@ class Executor:
         self.org_generated_secrets: set[str] = set()
         #: blue/green apps whose key is retired after the records (they keep it in the deploy).
         self.retire_later: set[str] = set()
+        #: One HTTP session per org for the verification logins (token + userinfo): its
+        #: connections are reused instead of a TLS handshake per request.
+        self._login_http: dict[str, Any] = {}
+        self._login_http_lock = threading.Lock()
 
     # -- generation ----------------------------------------------------------------------------
     def generate(self, plan: Plan) -> None:
@@ -319,6 +324,24 @@ class Executor:
                 self.journal.mark_done(step)
         return failed
 
+    def _login_session(self, org_name: str) -> Any:
+        from requests.adapters import HTTPAdapter
+
+        from provisioner.httppolicy import PolicySession
+
+        with self._login_http_lock:
+            if org_name not in self._login_http:
+                http = PolicySession()
+                pool = max(10, self.ctx.options.max_logins)
+                http.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=pool))
+                self._login_http[org_name] = http
+            return self._login_http[org_name]
+
+    def close(self) -> None:
+        """Close the run's login sessions."""
+        for http in self._login_http.values():
+            http.close()
+
     def _verify_app(self, change: AppChange) -> VerificationError | None:
         from provisioner.salesforce import endpoints
         from provisioner.salesforce.verify import verify_jwt_login
@@ -341,6 +364,7 @@ class Executor:
                 client_id=consumer_key, username=username,
                 private_key=self.material.keys[app.name].private_key,
                 verify_tls=conn.verify, timeout=self.ctx.options.verify_timeout,
+                http=self._login_session(app.org),
                 who=f"app {app.name!r} in org {app.org!r}",
                 on_wait=lambda w: self.ctx.observe(
                     LoginWaiting(app.name, w.cause, w.delay, w.elapsed)),
@@ -531,14 +555,17 @@ def execute(
             by_org.setdefault(change.org, []).append(change)
     unverified: set[str] = set()
     undeployed: set[str] = set()
-    for org_name, changes in sorted(by_org.items()):
-        try:
-            ex.deploy_org(org_name, changes)
-        except ProvisionerError as exc:
-            ex.result.failures.append(exc)
-            undeployed |= {c.app for c in changes}
-            continue
-        unverified |= ex.verify_org(org_name, [c for c in changes if c.action != "delete"])
+    try:
+        for org_name, changes in sorted(by_org.items()):
+            try:
+                ex.deploy_org(org_name, changes)
+            except ProvisionerError as exc:
+                ex.result.failures.append(exc)
+                undeployed |= {c.app for c in changes}
+                continue
+            unverified |= ex.verify_org(org_name, [c for c in changes if c.action != "delete"])
+    finally:
+        ex.close()
     records.write(plan, unverified, undeployed)
     ex.retire_after_records(plan, undeployed)
     # Keep the journal while a step's outcome is unknown: the next run must know about it.

@@ -215,14 +215,33 @@ class RecordWriter:
         self, instance: str,
         items: Sequence[tuple[AppSpec, CredentialSpec, str, CredentialChange]],
     ) -> None:
+        sink = self.ctx.sink(instance)
         written: list[tuple[str, dict[str, Any]]] = []
+        flushed: list[tuple[str, dict[str, Any], str]] = []  # batched: done after the flush
         try:
             for app, cred, rid, change in items:
                 try:
-                    written.append((app.name, self._write_one(instance, app, cred, rid, change)))
+                    facts, step = self._write_one(instance, app, cred, rid, change)
                 except ProvisionerError as exc:
                     # One record's failure must not cost the others: their secrets exist only here.
                     self.result.failures.append(exc)
+                    continue
+                if sink.batched:
+                    flushed.append((app.name, facts, step))
+                else:
+                    written.append((app.name, facts))
+            if flushed:
+                try:
+                    sink.flush()
+                except ProvisionerError as exc:
+                    # Nothing of the batch reached the file; the intents stay pending, and the
+                    # next plan reads the file and writes them again.
+                    self.result.failures.append(exc)
+                    flushed = []
+                for name, facts, step in flushed:
+                    self.journal.mark_done(step, {"recordId": facts["recordId"]})
+                    self._written(instance, facts)
+                    written.append((name, facts))
         finally:
             # One state save for the instance, not one per record: each record's outcome is already
             # durable in the journal (its done mark), which the next run replays if this one dies
@@ -231,11 +250,21 @@ class RecordWriter:
                 at = self.ctx.now()
                 self.writer.update(functools.partial(_record_credentials, written=written, at=at))
 
+    def _written(self, instance: str, facts: Mapping[str, Any]) -> None:
+        """Report a record that is now on the server or in the file."""
+        key = f"{instance}/{facts['name']}"
+        self.result.records_written.append(key)
+        sink = self.ctx.sink(instance)
+        if facts["type"] == self.ctx.target(instance).record_type("oauth2") and sink.server_url:
+            self.result.connect_links[key] = self.ctx.target(instance).connect_link(
+                sink.server_url, str(facts["recordId"]))
+
     def _write_one(
         self, instance: str, app: AppSpec, cred: CredentialSpec, rid: str,
         change: CredentialChange,
-    ) -> dict[str, Any]:
-        """Write one record as the plan decided (journaled); returns the facts state records."""
+    ) -> tuple[dict[str, Any], str]:
+        """Write one record as the plan decided (journaled); returns the facts state records and
+        the journal step (already marked done unless the sink is batched)."""
         spec = self.ctx.desired.instances[instance]
         sink, target = self.ctx.sink(instance), self.ctx.target(instance)
         keys_of = self._keys_of(app, cred, change)
@@ -266,11 +295,10 @@ class RecordWriter:
         self.ctx.progress(f"writing Workflow² credential {cred.name!r} ({record.type}) to {instance}")
         record_id = sink.write(record, op)
         facts["recordId"] = record_id
+        if sink.batched:
+            return facts, step  # done once the batch is flushed (see _write_instance)
         self.journal.mark_done(step, {"recordId": record_id})
-        self.result.records_written.append(f"{instance}/{cred.name}")
-        if cred.type == "oauth2" and sink.server_url:
-            self.result.connect_links[f"{instance}/{cred.name}"] = target.connect_link(
-                sink.server_url, record_id)
+        self._written(instance, facts)
         verdict = sink.test(record_id) if cred.type == "jwt" else None
         if verdict is not None:
             self.result.tests[f"{instance}/{cred.name}"] = (
@@ -283,7 +311,7 @@ class RecordWriter:
                     "endpoint: check that the server can reach the org and trusts its TLS "
                     "certificate (NODE_EXTRA_CA_CERTS for a private CA)",
                 ))
-        return facts
+        return facts, step
 
 
 def _record_credentials(

@@ -74,7 +74,8 @@ def _retryable(exc: TokenRejected) -> bool:
 
 
 def _userinfo(
-    session: OrgSession, *, verify: Verify, timeout: float, who: str
+    session: OrgSession, *, verify: Verify, timeout: float, who: str,
+    http: requests.Session | None = None,
 ) -> dict[str, object]:
     url = session.instance_url + "/services/oauth2/userinfo"
     headers = {
@@ -82,8 +83,8 @@ def _userinfo(
         "Accept": "application/json",
     }
     try:
-        resp = PolicySession().get(url, headers=headers, timeout=timeout, verify=verify,
-                                   allow_redirects=False)
+        resp = (http or PolicySession()).get(url, headers=headers, timeout=timeout,
+                                             verify=verify, allow_redirects=False)
     except requests.exceptions.SSLError as exc:
         raise VerificationError(
             f"{who}: userinfo at {session.instance_url} failed: TLS certificate not trusted",
@@ -130,8 +131,12 @@ def verify_jwt_login(
     request_timeout: float = 30.0,
     initial_delay: float = INITIAL_DELAY,
     max_delay: float = MAX_DELAY,
+    http: requests.Session | None = None,
 ) -> VerifiedLogin:
     """Exchange a JWT for a token as ``username`` and prove it with userinfo, within ``timeout`` s.
+
+    ``http``: a session to send both requests through (a run shares one per org, so logins reuse
+    its connections instead of a TLS handshake each); by default a new one per request.
 
     Raises :class:`~provisioner.errors.VerificationError` with the last precise cause and its
     hint when the login does not work in time, or at once when the refusal cannot be a
@@ -153,8 +158,10 @@ def verify_jwt_login(
                 verify=verify_tls,
                 timeout=request_timeout,
                 who=label,
+                http=http,
             )
-            info = _userinfo(session, verify=verify_tls, timeout=request_timeout, who=label)
+            info = _userinfo(session, verify=verify_tls, timeout=request_timeout, who=label,
+                             http=http)
             user = session.user
             return VerifiedLogin(
                 instance_url=session.instance_url,

@@ -21,6 +21,7 @@ class ApiSink:
     """Writes records through a Workflow² instance's REST API."""
 
     kind = "api"
+    batched = False  # each write is on the server when it returns
 
     def __init__(self, client: Workflow2Client) -> None:
         self.client = client

@@ -53,6 +53,7 @@ class MemorySink:
 
     kind = KIND
     server_url: str | None = None
+    batched = False
 
     def __init__(self, store: Store, target: CredentialTarget) -> None:
         self.store = store

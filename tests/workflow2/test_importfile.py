@@ -54,8 +54,10 @@ def records(private_key: Secret, client_secret: Secret) -> list[CredentialRecord
 
 
 def write_all(sink: ImportFileSink, records: list[CredentialRecord]) -> list[str]:
-    """Write each record as a create (what the engine does for new records)."""
-    return [sink.write(r, WriteOp(create=True)) for r in records]
+    """Write each record as a create (what the engine does for new records), then flush."""
+    ids = [sink.write(r, WriteOp(create=True)) for r in records]
+    sink.flush()
+    return ids
 
 
 def test_refuses_plaintext_without_flag(tmp_path: Path) -> None:
@@ -125,6 +127,7 @@ def test_upsert_keeps_ids_and_other_records(
         my_domain_url="https://acme.my.salesforce.com",
     )
     assert sink.write(rotated, WriteOp(create=False, replace_data=True)) == records[0].id
+    sink.flush()
     items = json.loads(path.read_text())
     assert [i["id"] for i in items] == ["other1", records[0].id]
     assert items[0] == foreign
@@ -147,10 +150,30 @@ def test_failed_write_leaves_the_old_file(
     # disk would with ENOSPC (SIGXFSZ ignored so the write fails instead of killing the process).
     with file_size_limit(len(before) + 16), pytest.raises(OSError) as info:
         sink.write(records[1], WriteOp(create=True))
+        sink.flush()
     assert info.value.errno == errno.EFBIG
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["creds.json"]
 
+
+
+def test_a_batch_is_written_once_at_the_flush(
+    tmp_path: Path, key: Secret, records: list[CredentialRecord]
+) -> None:
+    # Rewriting the whole file per record made N records cost O(N²) bytes written.
+    path = tmp_path / "creds.json"
+    sink = ImportFileSink(path, encryption_key=key)
+    write_all(sink, records[:1])
+    before = path.read_bytes()
+    for record in records:
+        sink.write(record, WriteOp(create=False))
+    assert path.read_bytes() == before  # nothing reaches the file before the flush
+    inode = path.stat().st_ino
+    sink.flush()
+    assert path.stat().st_ino != inode  # replaced once, atomically
+    assert [i["id"] for i in json.loads(path.read_text())] == [r.id for r in records]
+    sink.flush()  # nothing pending: the file is not written again
+    assert path.stat().st_ino != inode and sink.read([records[-1].id])[records[-1].id]
 
 
 def test_wrong_key_is_clear_and_secret_free(
@@ -184,5 +207,6 @@ def test_delete(tmp_path: Path, key: Secret, records: list[CredentialRecord]) ->
     sink = ImportFileSink(path, encryption_key=key)
     write_all(sink, records)
     assert sink.delete([records[0].id, "nope"]) == [records[0].id]
+    sink.flush()
     assert [i["id"] for i in json.loads(path.read_text())] == [records[1].id]
     assert os.stat(path).st_mode & 0o077 == 0

@@ -254,6 +254,7 @@ def test_import_file_round_trip_holds_exactly_the_fields(
     file_sink = ImportFileSink(path, encryption_key=key)
     for record in records:
         file_sink.write(record, CREATE)
+    file_sink.flush()
     assert_no_canary(path.read_text())
     workflow2_server.run_cli("import:credentials", f"--input={path}")
     workflow2_server.run_cli("import:credentials", f"--input={path}")  # upsert: no duplicate
