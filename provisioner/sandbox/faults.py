@@ -3,7 +3,10 @@
 A spec reads ``ENDPOINT:KIND[=VALUE][@QUALIFIER[,QUALIFIER]...]``:
 
 - ENDPOINT: ``token``, ``userinfo``, ``soap`` (every Metadata API call), a SOAP operation name
-  (``deploy``, ``checkDeployStatus``, ``readMetadata``, ``upsertMetadata``...) or ``*`` (all).
+  (``deploy``, ``checkDeployStatus``, ``readMetadata``, ``upsertMetadata``...) or ``*`` (all
+  requests). ``connect`` is each new connection, before its TLS handshake: ``connect:latency=``
+  charges what a handshake costs (a round trip or two), so a client that reuses connections
+  saves it, as it would against Salesforce; ``*`` does not include it.
 - KIND: ``latency=SECONDS`` (capped at 10 s), ``http500``..``http599``, ``drop`` (close the
   connection without answering), ``fail`` (a deploy that fails; elsewhere an HTTP 500), or a
   Salesforce exception code in capitals such as ``REQUEST_LIMIT_EXCEEDED`` or
@@ -72,6 +75,8 @@ class FaultSpec:
 
     def matches(self, endpoint: str, operation: str) -> bool:
         """Whether this rule concerns a request to ``endpoint`` doing ``operation``."""
+        if endpoint == "connect":
+            return self.endpoint == "connect"
         return self.endpoint in {"*", endpoint, operation}
 
     def __str__(self) -> str:

@@ -221,6 +221,11 @@ class _TLSServer(ThreadingHTTPServer):
     def finish_request(self, request: Any, client_address: Any) -> None:
         """Negotiate TLS in the connection's own thread, then serve it."""
         request.settimeout(15)
+        for spec in self.sandbox.faults.pick("connect", "connect"):
+            if spec.kind == "latency" and spec.value:
+                time.sleep(min(spec.value, MAX_LATENCY))  # a handshake's round trips
+            elif spec.kind == "drop":
+                return
         try:
             tls = self.ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):

@@ -245,3 +245,20 @@ def test_the_sandbox_creates_its_default_folders_0700(tmp_path: pathlib.Path) ->
     server.stop()
     for folder in (tmp_path / ".provisioner", tmp_path / ".provisioner" / "sandbox"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def test_connect_latency_is_charged_per_new_connection_only(make_sandbox: Make) -> None:
+    # connect:latency models a TLS handshake: a client that reuses its connection pays it once.
+    import requests
+
+
+    srv = make_sandbox(faults=("connect:latency=0.01",))
+    http = requests.Session()
+    for _ in range(3):
+        http.get(srv.url + "/services/oauth2/userinfo", verify=str(srv.ca_file), timeout=30)
+    assert srv.faults.injected() == 1
+    for _ in range(2):
+        requests.get(srv.url + "/services/oauth2/userinfo", verify=str(srv.ca_file),
+                     timeout=30)
+    assert srv.faults.injected() == 3
+    assert FaultSpec.parse("*:latency=0.1").matches("connect", "connect") is False
