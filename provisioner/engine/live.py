@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioner.engine.context import RunContext
 from provisioner.engine.inputs import (
@@ -23,8 +24,12 @@ from provisioner.engine.inputs import (
     credential_key,
     record_id_for,
 )
+from provisioner.errors import ProvisionerError
 from provisioner.model import AppSpec, CredentialSpec, Desired
 from provisioner.state import State
+
+if TYPE_CHECKING:
+    from provisioner.salesforce.connection import OrgConnection
 
 
 @dataclass
@@ -82,20 +87,29 @@ def _wanted_by_org(desired: Desired, state: State) -> dict[str, list[tuple[str, 
     return wanted
 
 
-def _check_references(ctx: RunContext, snap: LiveSnapshot) -> None:
-    """Ask each org whether the permission sets, profiles and JWT users its apps name exist."""
+def _check_references(ctx: RunContext, snap: LiveSnapshot, pool: ThreadPoolExecutor
+                      ) -> Callable[[], None]:
+    """Ask each org whether the permission sets, profiles and JWT users its apps name exist
+    (in ``pool``, beside the reads); the returned call waits and records the answers."""
     from provisioner.salesforce.references import check_references, references
 
+    asked = []
     for org_name in sorted({a.org for a in ctx.desired.apps.values()}):
         refs = references(ctx.desired.apps_in(org_name))
-        if not refs:
-            continue
-        misses, unknown = check_references(ctx.connection(org_name), refs)
-        if unknown:
-            snap.warnings.append(f"org {org_name!r}: {unknown}; a deploy naming a missing "
-                                 "permission set or profile fails")
-        for miss in misses:
-            snap.refusals.setdefault(miss.ref.app, []).append(miss.format(org_name))
+        if refs:
+            asked.append((org_name, pool.submit(check_references, ctx.connection(org_name),
+                                                refs)))
+
+    def collect() -> None:
+        for org_name, future in asked:
+            misses, unknown = future.result()
+            if unknown:
+                snap.warnings.append(f"org {org_name!r}: {unknown}; a deploy naming a missing "
+                                     "permission set or profile fails")
+            for miss in misses:
+                snap.refusals.setdefault(miss.ref.app, []).append(miss.format(org_name))
+
+    return collect
 
 
 def record_field_problems(ctx: RunContext, app: AppSpec, cred: CredentialSpec,
@@ -218,23 +232,47 @@ def _adoptable(
     return found
 
 
+def sign_in_all(ctx: RunContext, orgs: Sequence[str]) -> dict[str, OrgConnection]:
+    """Sign in to every org side by side (each is a round trip or two, and an embedded sandbox
+    start); every org is tried, then the first failure in org-name order is raised."""
+    if len(orgs) <= 1:
+        return {o: ctx.connection(o) for o in orgs}
+    with ThreadPoolExecutor(max_workers=min(len(orgs), max(1, ctx.options.max_workers)),
+                            thread_name_prefix="sign-in") as pool:
+        futures = {o: pool.submit(ctx.connection, o) for o in orgs}
+        failure: BaseException | None = None
+        out = {}
+        for org_name in orgs:
+            try:
+                out[org_name] = futures[org_name].result()
+            except ProvisionerError as exc:
+                failure = failure or exc
+    if failure is not None:
+        raise failure
+    return out
+
+
 def read_live(ctx: RunContext, state: State) -> LiveSnapshot:
     """Read every org and instance the specs name; orgs in parallel."""
     desired = ctx.desired
     snap = LiveSnapshot()
     wanted = _wanted_by_org(desired, state)
     orgs = sorted(wanted)
-    # Sign in first, one org at a time: an embedded sandbox starts here, and errors come in order.
-    connections = {org_name: ctx.connection(org_name) for org_name in orgs}
+    connections = sign_in_all(ctx, orgs)
     for org_name in orgs:
         ctx.progress(f"reading {len(wanted[org_name])} app(s) from org {org_name}")
     from provisioner.salesforce.reader import read_orgs
 
-    found = read_orgs(
-        connections,
-        {o: [(api, kind) for _, api, kind in wanted[o]] for o in orgs},
-        max_workers=ctx.options.max_workers,
-    )
+    # The names the apps use are checked while the apps are read: independent round trips.
+    with ThreadPoolExecutor(max_workers=max(1, len(orgs)),
+                            thread_name_prefix="references") as pool:
+        references_checked = _check_references(ctx, snap, pool)
+        found = read_orgs(
+            connections,
+            {o: [(api, kind) for _, api, kind in wanted[o]] for o in orgs},
+            max_workers=ctx.options.max_workers,
+        )
+        references_checked()
     results = {o: {name: found[o].get(api) for name, api, _ in wanted[o]} for o in orgs}
     from provisioner.salesforce import endpoints
 
@@ -256,7 +294,6 @@ def read_live(ctx: RunContext, state: State) -> LiveSnapshot:
                                if live is not None else None)
             views[name] = live.view.as_dict() if live is not None else None
         snap.digests[f"org/{org_name}"] = _digest(views)
-    _check_references(ctx, snap)
     from provisioner.appkinds import app_kind
 
     for app in desired.apps.values():

@@ -59,39 +59,51 @@ def _as_list(result: Any) -> list[Any]:
     return list(result) if isinstance(result, (list, tuple)) else [result]
 
 
+def _read_batch(conn: OrgConnection, type_name: str, batch: list[str]) -> dict[str, Component]:
+    def read(sf: Any) -> Any:
+        return getattr(sf.mdapi, type_name).read(batch)
+
+    found: dict[str, Component] = {}
+    for record in _as_list(conn.call(f"readMetadata {type_name}", read)):
+        values = getattr(record, "__values__", record)
+        name = values.get("fullName") if isinstance(values, Mapping) else None
+        if name:
+            found[str(name)] = from_crud(type_name, record)
+    return found
+
+
 def read_components(
     conn: OrgConnection, type_name: str, full_names: Sequence[str]
 ) -> dict[str, Component]:
     """``{fullName: Component}`` for the names of one type the org has (absent names left out)."""
-    found: dict[str, Component] = {}
-    unique = list(dict.fromkeys(full_names))
-    for batch in _batches(unique):
+    return _read_types(conn, {type_name: full_names})[type_name]
 
-        def read(sf: Any, batch: list[str] = batch) -> Any:
-            return getattr(sf.mdapi, type_name).read(batch)
 
-        for record in _as_list(conn.call(f"readMetadata {type_name}", read)):
-            values = getattr(record, "__values__", record)
-            name = values.get("fullName") if isinstance(values, Mapping) else None
-            if name:
-                found[str(name)] = from_crud(type_name, record)
-    return found
+#: Reads of one org in flight at once (Salesforce allows 25 concurrent long-running API calls
+#: per org; reads are short, and a pipeline may run several orgs side by side).
+MAX_READS_IN_FLIGHT = 8
 
 
 def _read_types(conn: OrgConnection, requests: Mapping[str, Sequence[str]]
                 ) -> dict[str, dict[str, Component]]:
-    """``{type: {fullName: Component}}`` for the named components of each type."""
-    if len(requests) == 1:
-        ((comp_type, names),) = requests.items()
-        return {comp_type: read_components(conn, comp_type, names)}
-    if not requests:
-        return {}
-    # The component types are independent reads: issue them side by side, so an org's read
-    # costs about one type's round trips, not one per type.
+    """``{type: {fullName: Component}}`` for the named components of each type.
+
+    Every batch of every type is an independent read: they go out side by side (at most
+    :data:`MAX_READS_IN_FLIGHT`), so an org's read costs about one round trip, not one per batch.
+    """
+    jobs = [(t, batch) for t, names in requests.items()
+            for batch in _batches(list(dict.fromkeys(names)))]
+    out: dict[str, dict[str, Component]] = {t: {} for t in requests}
+    if len(jobs) <= 1:
+        for t, batch in jobs:
+            out[t].update(_read_batch(conn, t, batch))
+        return out
     _ = conn.sf.mdapi  # build the shared zeep client once, before the threads use it
-    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-        futures = {t: pool.submit(read_components, conn, t, n) for t, n in requests.items()}
-        return {t: f.result() for t, f in futures.items()}
+    with ThreadPoolExecutor(max_workers=min(MAX_READS_IN_FLIGHT, len(jobs))) as pool:
+        futures = [(t, pool.submit(_read_batch, conn, t, batch)) for t, batch in jobs]
+        for t, future in futures:
+            out[t].update(future.result())
+    return out
 
 
 #: The Metadata API's limit of queries in one listMetadata call.

@@ -216,8 +216,9 @@ def test_import_adopts_the_jwt_record_the_servers_own_test_vouches_for(
     key_before = e2e.export_decrypted()[jwt_id]["data"]["privateKey"]
     cert_before = e2e.app_state()["certificate"]["fingerprint"]
     e2e.state_path.unlink()  # the state is lost
-    with e2e.org():  # the server's test signs in to the org: serve it
-        done = e2e.cli("import", e2e.specs, "--app", APP, "--auto-approve")
+    # The server's test signs in to the org the import's own embedded sandbox serves (at the
+    # port it keeps: the one in the record's My Domain URL).
+    done = e2e.cli("import", e2e.specs, "--app", APP, "--auto-approve")
     assert done.code == 0, done
     assert (f"+ credential.{e2e.instance}/{e2e.jwt_name} adopt: record {jwt_id}: proven, "
             "Workflow²'s own credential test signs in with it") in done.stdout
