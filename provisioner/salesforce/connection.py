@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from provisioner.errors import AuthError, RemoteError
@@ -262,17 +262,66 @@ class OrgConnection:
         self.close()
 
 
+_WSDL_LOCK = threading.Lock()
+_WSDL: Any = None
+_METADATA_BINDING = "{http://soap.sforce.com/2006/04/metadata}MetadataBinding"
+
+
+def _zeep_settings() -> Any:
+    from zeep import Settings
+
+    # As simple-salesforce configures its client: Salesforce's answers are not strictly ordered.
+    return Settings(strict=False, xsd_ignore_sequence_order=True)
+
+
+def _metadata_wsdl() -> Any:
+    """simple-salesforce's Metadata API WSDL, parsed once per process (about 0.2 s of CPU, under
+    the GIL: four orgs signing in side by side paid it four times in a row). Only the parsed
+    document is shared; every connection builds its own client, service and session header on
+    it, so no org's session can reach another org's calls."""
+    global _WSDL
+    with _WSDL_LOCK:
+        if _WSDL is None:
+            from simple_salesforce import metadata
+            from zeep.transports import Transport
+            from zeep.wsdl import Document
+
+            location = (Path(metadata.__file__).parent / "metadata.wsdl").absolute().as_uri()
+            _WSDL = Document(location, Transport(),  # type: ignore[no-untyped-call,arg-type]
+                             settings=_zeep_settings())
+        return _WSDL
+
+
 def _metadata_through(sf: Salesforce, http: PolicySession) -> None:
-    """Send the Metadata API's SOAP calls through ``http`` as well: simple-salesforce builds its
-    zeep client without a transport, so zeep would use a plain session of its own (no size cap,
-    no deadline, redirects followed). The zeep client is built here, once per sign-in."""
+    """Give ``sf`` a Metadata API client that sends its SOAP calls through ``http`` as well:
+    simple-salesforce builds its zeep client without a transport, so zeep would use a plain
+    session of its own (no size cap, no deadline, redirects followed). The client is built here,
+    once per sign-in, on the process's one parsed WSDL (:func:`_metadata_wsdl`)."""
+    from simple_salesforce.metadata import SfdcMetadataApi
+    from zeep import Client
     from zeep.transports import Transport
 
-    client = getattr(sf.mdapi, "_client", None)
-    if client is None:  # pragma: no cover - a simple-salesforce without the attribute
-        return
-    client.transport = Transport(  # type: ignore[no-untyped-call]
-        session=http, timeout=300, operation_timeout=300)
+    class _MetadataApi(SfdcMetadataApi):
+        """simple-salesforce's Metadata API client with its zeep client made by us."""
+
+        def __init__(self) -> None:  # the base builds a client of its own: not called
+            self.session = sf.session
+            self._session_id = sf.session_id
+            self._instance = sf.sf_instance
+            self.metadata_url = sf.metadata_url
+            self.headers = sf.headers
+            self._api_version = sf.sf_version
+            self._deploy_zip = None
+            self._client = Client(  # type: ignore[no-untyped-call]
+                _metadata_wsdl(), settings=_zeep_settings(),
+                transport=Transport(  # type: ignore[no-untyped-call]
+                    session=http, timeout=300, operation_timeout=300))
+            self._service = self._client.create_service(  # type: ignore[no-untyped-call]
+                _METADATA_BINDING, self.metadata_url)
+            self._session_header = self._client.get_element(  # type: ignore[no-untyped-call]
+                "ns0:SessionHeader")(sessionId=self._session_id)
+
+    sf._mdapi = _MetadataApi()
 
 
 def connect(

@@ -247,3 +247,22 @@ def test_wrong_deploy_key_from_env_is_named_without_leaking(
     )
     assert "does not match" in info.value.message
     assert_no_canary(error_text(info.value), canary_key_pem)
+
+
+def test_orgs_share_the_parsed_wsdl_but_never_a_session(tmp_path: Path) -> None:
+    # The WSDL is parsed once per process; each org's client, service and session header are
+    # its own. The known trap: a shared zeep client sent one org's session to another org.
+    with connect(sandbox_org(tmp_path / "one", name="one")) as one, \
+            connect(sandbox_org(tmp_path / "two", name="two")) as two:
+        assert one.sf.mdapi._client.wsdl is two.sf.mdapi._client.wsdl
+        assert one.sf.mdapi._client is not two.sf.mdapi._client
+        assert one.sf.mdapi._session_header.sessionId == one.sf.session_id
+        assert two.sf.mdapi._session_header.sessionId == two.sf.session_id
+        assert one.sf.session_id != two.sf.session_id
+        # Each org accepts only its own session: reads in both prove neither was crossed.
+        for _ in range(2):
+            assert _read_bootstrap(one) == _read_bootstrap(two) == "Provisioner_Bootstrap"
+        assert one.sign_in_count == two.sign_in_count == 1  # no session was refused
+        # Calls go through each connection's own bounded session, to its own org.
+        assert one.sf.mdapi._client.transport.session is one.sf.session
+        assert _ops(one.sandbox)[-2:] == _ops(two.sandbox)[-2:] == ["readMetadata"] * 2
