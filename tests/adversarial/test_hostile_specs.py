@@ -158,7 +158,7 @@ EXPECTED: dict[str, str] = {
     'complex-key': 'missing apiVersion',
     'null-key': "mapping key '~' is not a string", 'unterminated-quote': 'YAML syntax error: while scanning a quoted scalar',
     'unterminated-flow': 'YAML syntax error: while parsing a flow sequence',
-    'bad-indentation': 'YAML syntax error: mapping values are not allowed here',
+    'bad-indentation': 'YAML syntax error: mapping values are not allowed',
     'directive-junk': 'YAML syntax error: found incompatible YAML document',
     'duplicate-app-name': "duplicate SalesforceApp name 'app'", 'credential-unknown-instance': "unknown WorkflowInstance 'nope'", 'credential-type-bad': "type must be one of jwt, oauth2, not 'basic'", 'preauth-not-list': 'profiles must be a list, not a string',
 }

@@ -165,7 +165,11 @@ def test_references_across_files(tmp_path: Path) -> None:
 def test_deep_nesting_is_bounded(tmp_path: Path) -> None:
     f = tmp_path / "deep.yaml"
     f.write_text("a: " + "[" * 50_000 + "]" * 50_000 + "\n")
-    assert _only_error(f) == (
-        f"{f}:1:53: error: YAML nesting too deep: collections nested more than 50 levels deep "
+    # Where it is reported depends on the parser: the composer stops at level 51, libyaml's
+    # scanner (when PyYAML has it) at its own limit further on the line.
+    error = _only_error(f)
+    assert error.startswith(f"{f}:1:")
+    assert error.endswith(
+        " error: YAML nesting too deep: collections nested more than 50 levels deep "
         "hint: a spec needs only a few levels of nesting; check the brackets"
     )
