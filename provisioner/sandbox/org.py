@@ -327,7 +327,9 @@ class Org:
                 del sessions[key]  # expired sessions are pruned so the file stays small
             sessions[token_hash(token)] = {"userId": user["id"], "app": app, "scopes": scopes,
                                            "expires": now + lifetime}
-            self.save()
+            # Not saved now: a session is not a durable change (saving the whole org per token
+            # made N logins O(N²)); the next durable change saves it, and a restarted org simply
+            # asks its clients to sign in again (INVALID_SESSION_ID), as Salesforce may.
         for listener in list(self.session_listeners):
             listener(str(user.get("username")), app, token)
         return token

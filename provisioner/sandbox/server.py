@@ -308,6 +308,7 @@ class SandboxServer:
             self._thread.join(timeout=5)
         self._httpd = None
         self._thread = None
+        self.org.save()  # sessions issued since the last durable change survive a clean stop
 
     def __enter__(self) -> SandboxServer:
         return self.start()
