@@ -213,14 +213,13 @@ class Executor:
                     app.pair is not None and app.pair.side == "green") else None,
             )
             steps.append((app.name, change.action, facts))
-        ids = [self.journal.record_intent(JournalStep("deploy", org=org_name, app=name, facts=facts))
-               for name, _, facts in steps]
-        ids += [self.journal.record_intent(JournalStep("delete", org=org_name, app=name))
-                for name in deletes]
+        # One deploy: its intents are written (and fsynced) together, and so are its outcomes.
+        ids = self.journal.record_intents(
+            [JournalStep("deploy", org=org_name, app=name, facts=facts) for name, _, facts in steps]
+            + [JournalStep("delete", org=org_name, app=name) for name in deletes])
         if not components and not destructive:  # deletions of apps already gone from the org
             self.writer.update(functools.partial(_forget_apps, names=deletes))
-            for step_id in ids:
-                self.journal.mark_done(step_id)
+            self.journal.mark_all_done([(step_id, None) for step_id in ids])
             return
         self.ctx.progress(f"deploying {len(components)} component(s) of {len(steps)} app(s)"
                           + (f", deleting {len(deletes)} app(s)," if deletes else "")
@@ -230,8 +229,7 @@ class Executor:
         except DeployFailedError as exc:
             # The org refused the whole deploy (one transaction): nothing changed, so the steps
             # are settled; the next run has nothing to recover from them.
-            for step_id in ids:
-                self.journal.mark_done(step_id, {"failed": True})
+            self.journal.mark_all_done([(step_id, {"failed": True}) for step_id in ids])
             raise _map_deploy_failure(exc, desired.apps_in(org_name)) from exc
         except RemoteError as exc:
             # Outcome unknown (the org may still finish it): the intents stay pending.
@@ -248,8 +246,8 @@ class Executor:
             for name, _, facts in steps:
                 apply_deploy(state, name, org_name, facts, at)
             _forget_apps(state, names=deletes)
-            for step_id in ids:
-                self.journal.mark_done(step_id, {"deployId": result.deploy_id})
+            self.journal.mark_all_done([(step_id, {"deployId": result.deploy_id})
+                                        for step_id in ids])
 
         self.writer.update(record)
         self._read_back_secrets(org_name, [n for n, _, _ in steps

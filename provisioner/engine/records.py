@@ -238,8 +238,9 @@ class RecordWriter:
                     # next plan reads the file and writes them again.
                     self.result.failures.append(exc)
                     flushed = []
-                for name, facts, step in flushed:
-                    self.journal.mark_done(step, {"recordId": facts["recordId"]})
+                self.journal.mark_all_done([(step, {"recordId": facts["recordId"]})
+                                            for _, facts, step in flushed])
+                for name, facts, _ in flushed:
                     self._written(instance, facts)
                     written.append((name, facts))
         finally:

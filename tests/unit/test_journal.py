@@ -175,3 +175,22 @@ def test_run_without_kill_finishes_and_clears(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0 and "finished" in proc.stdout
     assert not path.exists()
+
+
+def test_steps_that_start_together_are_one_write_and_one_kill_point(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    before = Journal.points_written
+    ids = journal.record_intents([_deploy(f"app{i}") for i in range(500)])
+    assert Journal.points_written == before + 1  # one fsynced write, one crash point
+    assert [e.id for e in journal.pending()] == ids
+    journal.mark_all_done([(i, {"deployId": "0Af1"}) for i in ids[:499]])
+    assert [e.id for e in journal.pending()] == ids[499:]
+    assert journal.entries()[0].outcome == {"deployId": "0Af1"}
+    # A crash in the middle of the write of a group leaves whole lines and a torn tail: the
+    # whole ones count (their steps were not started yet: intents, or done), the tail is cut.
+    text = journal.path.read_bytes()
+    journal.path.write_bytes(text[: len(text) - 40])
+    assert len(journal.pending()) == 2  # the last two done marks are gone or torn
+    journal.mark_all_done([(ids[-1], None)])
+    assert len(journal.pending()) == 1
+    assert journal.record_intents([]) == [] and Journal.points_written == before + 1
