@@ -50,6 +50,8 @@ class RunOptions:
     max_workers: int = 4
     #: JWT logins verified at once: they wait on the network (and on propagation), not the CPU.
     max_logins: int = 16
+    #: Files per Metadata API deploy (Salesforce's limit); larger org changes are split.
+    max_deploy_files: int = 10_000
     environ: Mapping[str, str] | None = None
     services: Services = field(default_factory=Services)
     #: ``--org`` / ``--app``: only these orgs' and apps' changes are planned for apply.

@@ -167,15 +167,16 @@ class Executor:
             return [(t, live.names[t]) for t in kind.component_types if t in live.names]
         return list(kind.component_names(change.api_name).items())
 
-    def deploy_org(self, org_name: str, changes: Sequence[AppChange]) -> None:
-        """One transactional deploy of every change in ``org_name``; state updated after it."""
-        from provisioner.salesforce.deploy import DeployFailedError
+    def deploy_org(self, org_name: str, changes: Sequence[AppChange]) -> set[str]:
+        """Deploy every change in ``org_name``: one transactional deploy, or several when the
+        apps' files pass Salesforce's limit per deploy (an app is never split); state updated
+        after each. Returns the apps whose deploy failed (their failures are in the result)."""
+        from provisioner.metadata.package import deploy_batches
 
-        desired = self.ctx.desired
-        components = []
+        units: list[tuple[str, dict[str, Any], list[Any]]] = []
         destructive: list[tuple[str, str]] = []
-        steps: list[tuple[str, str, dict[str, Any]]] = []
         deletes: list[str] = []
+        failed: set[str] = set()
         for change in changes:
             if change.after_records:
                 self.retire_later.add(change.app)
@@ -192,38 +193,63 @@ class Executor:
                     destructive.extend(self._destructive(change))
                 deletes.append(change.app)
                 continue
-            app = desired.apps[change.app]
-            consumer_key = self.material.consumer_keys.get(app.name)
-            secret = self.material.consumer_secrets.get(app.name)
-            org_secret = app.name in self.org_generated_secrets
-            pem = self._certificate_for(app)
-            components.extend(self._components(
-                app, certificate_pem=pem, consumer_key=consumer_key, consumer_secret=secret,
-                rotate_consumer_secret=org_secret))
-            live_key = self.snap.apps.get(app.name)
-            retiring = app.name in self.material.retired and app.name not in self.retire_later
-            facts = deploy_facts(
-                action=change.action, api_name=app.api_name, app_type=app.app_type,
-                consumer_key=consumer_key or (live_key.view.consumer_key if live_key else None),
-                certificate_pem=pem if (app.name in self.material.keys or retiring) else None,
-                consumer_secret_fingerprint=secret.fingerprint() if secret else None,
-                reason="; ".join(change.rotate_reasons) or None,
-                consumer_secret_rotated=org_secret,
-                key_retired=retiring, partner_of=app.pair.primary if (
-                    app.pair is not None and app.pair.side == "green") else None,
-            )
-            steps.append((app.name, change.action, facts))
-        # One deploy: its intents are written (and fsynced) together, and so are its outcomes.
+            units.append(self._deploy_unit(change))
+        batches = deploy_batches([len(u[2]) for u in units], self.ctx.options.max_deploy_files)
+        for n, batch in enumerate(batches):
+            last = n == len(batches) - 1
+            part = [units[i] for i in batch]
+            try:
+                self._deploy_batch(org_name, part, deletes if last else [],
+                                   destructive if last else [],
+                                   f" ({n + 1} of {len(batches)})" if len(batches) > 1 else "")
+            except ProvisionerError as exc:
+                self.result.failures.append(exc)
+                failed |= {name for name, _, _ in part} | (set(deletes) if last else set())
+        return failed
+
+    def _deploy_unit(self, change: AppChange) -> tuple[str, dict[str, Any], list[Any]]:
+        """An app's deploy: its journal facts and its components with this run's material."""
+        app = self.ctx.desired.apps[change.app]
+        consumer_key = self.material.consumer_keys.get(app.name)
+        secret = self.material.consumer_secrets.get(app.name)
+        org_secret = app.name in self.org_generated_secrets
+        pem = self._certificate_for(app)
+        components = self._components(
+            app, certificate_pem=pem, consumer_key=consumer_key, consumer_secret=secret,
+            rotate_consumer_secret=org_secret)
+        live_key = self.snap.apps.get(app.name)
+        retiring = app.name in self.material.retired and app.name not in self.retire_later
+        facts = deploy_facts(
+            action=change.action, api_name=app.api_name, app_type=app.app_type,
+            consumer_key=consumer_key or (live_key.view.consumer_key if live_key else None),
+            certificate_pem=pem if (app.name in self.material.keys or retiring) else None,
+            consumer_secret_fingerprint=secret.fingerprint() if secret else None,
+            reason="; ".join(change.rotate_reasons) or None,
+            consumer_secret_rotated=org_secret,
+            key_retired=retiring, partner_of=app.pair.primary if (
+                app.pair is not None and app.pair.side == "green") else None,
+        )
+        return app.name, facts, components
+
+    def _deploy_batch(self, org_name: str, units: Sequence[tuple[str, dict[str, Any], list[Any]]],
+                      deletes: Sequence[str], destructive: Sequence[tuple[str, str]],
+                      part: str) -> None:
+        """One transactional deploy; its intents are written (and fsynced) together, and so are
+        its outcomes."""
+        from provisioner.salesforce.deploy import DeployFailedError
+
+        desired = self.ctx.desired
+        components = [c for _, _, comps in units for c in comps]
         ids = self.journal.record_intents(
-            [JournalStep("deploy", org=org_name, app=name, facts=facts) for name, _, facts in steps]
+            [JournalStep("deploy", org=org_name, app=name, facts=facts) for name, facts, _ in units]
             + [JournalStep("delete", org=org_name, app=name) for name in deletes])
         if not components and not destructive:  # deletions of apps already gone from the org
             self.writer.update(functools.partial(_forget_apps, names=deletes))
             self.journal.mark_all_done([(step_id, None) for step_id in ids])
             return
-        self.ctx.progress(f"deploying {len(components)} component(s) of {len(steps)} app(s)"
+        self.ctx.progress(f"deploying {len(components)} component(s) of {len(units)} app(s)"
                           + (f", deleting {len(deletes)} app(s)," if deletes else "")
-                          + f" to org {org_name} in one deploy")
+                          + f" to org {org_name} in one deploy{part}")
         try:
             result = self._deploy(org_name, components, destructive)
         except DeployFailedError as exc:
@@ -236,21 +262,23 @@ class Executor:
             raise _map_deploy_failure(exc, desired.apps_in(org_name)) from exc
         self.result.deploys += 1
         self.result.components += len(components)
-        self.result.deploy_ids[org_name] = result.deploy_id
+        earlier = self.result.deploy_ids.get(org_name)
+        self.result.deploy_ids[org_name] = (f"{earlier},{result.deploy_id}" if earlier
+                                            else result.deploy_id)
         at = self.ctx.now()
-        for name, _, _ in steps:
+        for name, _, _ in units:
             if name in self.writer.state.apps:
                 self.before[name] = self.writer.state.apps[name]
 
         def record(state: Any) -> None:
-            for name, _, facts in steps:
+            for name, facts, _ in units:
                 apply_deploy(state, name, org_name, facts, at)
             _forget_apps(state, names=deletes)
             self.journal.mark_all_done([(step_id, {"deployId": result.deploy_id})
                                         for step_id in ids])
 
         self.writer.update(record)
-        self._read_back_secrets(org_name, [n for n, _, _ in steps
+        self._read_back_secrets(org_name, [n for n, _, _ in units
                                            if n in self.org_generated_secrets])
 
     def _read_back_secrets(self, org_name: str, names: Sequence[str]) -> None:
@@ -555,13 +583,10 @@ def execute(
     undeployed: set[str] = set()
     try:
         for org_name, changes in sorted(by_org.items()):
-            try:
-                ex.deploy_org(org_name, changes)
-            except ProvisionerError as exc:
-                ex.result.failures.append(exc)
-                undeployed |= {c.app for c in changes}
-                continue
-            unverified |= ex.verify_org(org_name, [c for c in changes if c.action != "delete"])
+            failed = ex.deploy_org(org_name, changes)
+            undeployed |= failed
+            unverified |= ex.verify_org(org_name, [c for c in changes if c.action != "delete"
+                                                   and c.app not in failed])
     finally:
         ex.close()
     records.write(plan, unverified, undeployed)

@@ -73,6 +73,8 @@ class PlanInputs:
     force_secret: frozenset[str] = frozenset()
     #: Apps whose key is revoked before the new one is live (``rotate --now``: a leaked key).
     revoke: frozenset[str] = frozenset()
+    #: Files per Metadata API deploy (Salesforce's limit): more are split into several deploys.
+    max_deploy_files: int = 10_000
     #: app -> why a run for it cannot finish (``file:line: ...``), found by reading before
     #: anything is changed: names its org lacks, record fields its Workflow² server lacks.
     refusals: Mapping[str, Sequence[str]] = field(default_factory=dict)

@@ -346,6 +346,7 @@ def plan_inputs(
         force_rotate=ctx.options.force_rotate,
         force_secret=ctx.options.force_secret,
         revoke=ctx.options.revoke,
+        max_deploy_files=ctx.options.max_deploy_files,
         refusals=snap.refusals,
         prune=ctx.options.prune,
         destroy=ctx.options.destroy,

@@ -313,6 +313,27 @@ class Planner:
         )
         return _AppDecision(change, consumer_key, secret_reason)
 
+    def _split_deploys(self, changes: list[AppChange]) -> list[str]:
+        """A line per org whose apps do not fit one deploy: they go in several, as the executor
+        splits them (:func:`provisioner.metadata.package.deploy_batches`)."""
+        from provisioner.metadata.package import deploy_batches
+
+        by_org: dict[str, list[int]] = {}
+        for c in changes:
+            if c.action in ("create", "update", "rotate", "replace", "retire") and not (
+                    c.after_records and c.action == "retire"):
+                by_org.setdefault(c.org, []).append(len(app_kind(c.app_type).component_types))
+        out = []
+        for org, sizes in sorted(by_org.items()):
+            batches = deploy_batches(sizes, self.inputs.max_deploy_files)
+            if len(batches) > 1:
+                out.append(
+                    f"org {org!r}: {len(sizes)} apps ({sum(sizes)} files) are deployed in "
+                    f"{len(batches)} deploys of at most {self.inputs.max_deploy_files} files "
+                    "(Salesforce's limit per deploy); each deploy is one transaction, so if one "
+                    "fails the apps of the others are still deployed")
+        return out
+
     def _dropped_partner(self, app: AppSpec, decision: _AppDecision) -> list[AppChange]:
         """The blue/green partner of an app whose strategy is cutover now: deleted once the JWT
         credentials use the app itself again (after this run's records when they use the
@@ -419,6 +440,7 @@ class Planner:
                     f"app {name!r} ({st.app_type} {st.api_name} in org {st.org}) is in state but "
                     "no longer in the specs: it is left alone (plan/apply --prune deletes it)"
                 )
+        self.warnings.extend(self._split_deploys(app_changes))
         if self.errors:
             raise PlanError(
                 "the specs cannot be applied:\n  " + "\n  ".join(self.errors),

@@ -98,3 +98,25 @@ def deploy_zip(
     files = package_files(components, api_version, destructive=destructive,
                           destructive_post=destructive_post, include_secrets=include_secrets)
     return zip_files(files)
+
+
+#: The files one Metadata API deploy may hold (docs/salesforce-behaviour.md, deploy-size-limits).
+MAX_DEPLOY_FILES = 10_000
+#: Files a deploy holds besides the components: package.xml and the destructive changes files.
+_MANIFEST_FILES = 3
+
+
+def deploy_batches(sizes: Sequence[int], max_files: int = MAX_DEPLOY_FILES) -> list[range]:
+    """Consecutive batches of apps (as index ranges) whose component files fit one deploy each,
+    an app never split across two; ``sizes`` are the apps' component counts."""
+    budget = max(1, max_files - _MANIFEST_FILES)
+    batches: list[range] = []
+    start, used = 0, 0
+    for i, size in enumerate(sizes):
+        if used and used + size > budget:
+            batches.append(range(start, i))
+            start, used = i, 0
+        used += size
+    if start < len(sizes) or not batches:
+        batches.append(range(start, len(sizes)))
+    return batches

@@ -105,3 +105,23 @@ def test_changing_one_scope_updates_only_that_field(applied: Workspace) -> None:
                   Secret(records_before["billing (JWT)"]["data"]["privateKey"]))
 
     assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
+
+
+def test_changes_past_the_files_limit_of_a_deploy_are_split_as_the_plan_says(
+        ws: Workspace) -> None:
+    # Salesforce takes at most 10,000 files per deploy; a smaller limit shows the split here.
+    ws.write_apps(app_yaml("billing"), app_yaml("crm"), app_yaml("ops"))
+    options = ws.options(max_deploy_files=13)  # 10 component files a deploy: two apps of 5
+    plan = compute_plan(ws.paths(), options, Lines()).plan
+    (note,) = [w for w in plan.warnings if "deploys of at most" in w]
+    assert note.startswith("org 'sb': 3 apps (15 files) are deployed in 2 deploys of at most 13 ")
+    lines = Lines()
+    _plan, result = apply(ws.paths(), options, lines, approve)
+    assert result is not None and not result.failures, result and result.failures
+    assert result.deploys == 2 and len(result.deploy_ids["sb"].split(",")) == 2
+    assert sorted(result.verified) == ["billing", "crm", "ops"]
+    assert [ln for ln in lines.lines if "in one deploy (" in ln] == [
+        "deploying 10 component(s) of 2 app(s) to org sb in one deploy (1 of 2)",
+        "deploying 5 component(s) of 1 app(s) to org sb in one deploy (2 of 2)"]
+    assert [op for op in ws.recorder.operations() if op == "deploy"] == ["deploy", "deploy"]
+    assert not compute_plan(ws.paths(), options, Lines()).plan.has_changes

@@ -104,3 +104,14 @@ def test_duplicate_paths_are_refused() -> None:
         assert "share the package path" in str(exc)
     else:
         raise AssertionError("duplicate component accepted")
+
+
+def test_deploy_batches_keep_each_app_whole_within_the_files_limit() -> None:
+    from provisioner.metadata.package import MAX_DEPLOY_FILES, deploy_batches
+
+    assert deploy_batches([5] * 3, 13) == [range(0, 2), range(2, 3)]  # 10 files a deploy
+    assert deploy_batches([5] * 2000) == [range(0, 1999), range(1999, 2000)]
+    assert deploy_batches([5] * 1999) == [range(0, 1999)]  # 9,995 files + the manifests
+    assert deploy_batches([]) == [range(0, 0)]
+    assert deploy_batches([20], 10) == [range(0, 1)]  # too big alone: sent alone, the org says
+    assert MAX_DEPLOY_FILES == 10_000

@@ -73,3 +73,4 @@ def test_rotation_skips_apps_without_a_certificate_only_with_all(desired: Desire
     assert select_rotation(desired, ["payments"], every=False).apps == {"payments"}
     with pytest.raises(UsageError, match="app legacy-crm has no certificate to rotate"):
         select_rotation(desired, ["legacy-crm", "payments"], every=False)
+
