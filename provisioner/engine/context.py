@@ -49,7 +49,7 @@ class RunOptions:
     allow_plaintext_secrets: bool = False
     max_workers: int = 4
     #: JWT logins verified at once: they wait on the network (and on propagation), not the CPU.
-    max_logins: int = 16
+    max_logins: int = 48
     #: Files per Metadata API deploy (Salesforce's limit); larger org changes are split.
     max_deploy_files: int = 10_000
     environ: Mapping[str, str] | None = None

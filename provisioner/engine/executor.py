@@ -31,7 +31,7 @@ from provisioner.engine.statewriter import (
 from provisioner.errors import ProvisionerError, RemoteError, VerificationError
 from provisioner.events import DeployPolled, LoginWaiting, MaterialMade
 from provisioner.journal import Journal, JournalStep
-from provisioner.keys import KeyRequest
+from provisioner.keys import KeyMaterial, KeyRequest
 from provisioner.model import AppSpec
 from provisioner.plan.types import AppChange, Plan
 from provisioner.secret import Secret
@@ -43,6 +43,49 @@ _SECRET_HINT = (
     "the deploy user 'View External Client Apps Consumer Secrets in Metadata'), then run apply "
     "again: it asks the org for another secret and reads it back; the OAuth2 credential keeps "
     "the old secret until then and cannot connect")
+
+
+def key_request(app: AppSpec, now: Any, *, retired: bool = False) -> KeyRequest:
+    """The key and certificate an app gets (``retired``: one whose key is thrown away)."""
+    assert app.certificate is not None
+    what = "retired" if retired else "provisioner"
+    return KeyRequest(name=app.name, subject=f"{app.api_name} ({app.org}) {what}",
+                      key_size=app.certificate.key_size,
+                      validity_days=app.certificate.validity_days, now=now)
+
+
+class KeyPrefetch:
+    """Keys made in the background while a run signs in and reads, for the apps that will
+    certainly need one: those with a certificate that state does not know (a new app gets a
+    key; an app made outside provisioner has a certificate whose key nobody holds). Key
+    generation is CPU that would otherwise start only once the plan is made. Unused keys are
+    dropped with the run: they never leave memory."""
+
+    def __init__(self, ctx: RunContext, state: State) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="key-prefetch")
+        requests = []
+        for app in ctx.desired.apps.values():
+            if app.certificate is not None and app.name not in state.apps:
+                standby = app.pair is not None and app.pair.side == "green"
+                requests.append(key_request(app, ctx.now(), retired=standby))
+        self._requests = {r.name: r for r in requests}
+        self._future = self._pool.submit(ctx.services.keys.key_pairs, requests,
+                                         max_workers=ctx.options.max_workers) if requests else None
+        self._pool.shutdown(wait=False)
+
+    def take(self, request: KeyRequest) -> KeyMaterial | None:
+        """The prefetched keys for ``request`` (same app, size, validity and subject), once."""
+        mine = self._requests.pop(request.name, None)
+        if self._future is None or mine is None or (
+                mine.subject, mine.key_size, mine.validity_days) != (
+                request.subject, request.key_size, request.validity_days):
+            return None
+        return self._future.result().get(request.name)
+
+    def close(self) -> None:
+        """Wait for the background generation (it is never left running past the run)."""
+        if self._future is not None:
+            self._future.result()
 
 
 class Executor:
@@ -67,24 +110,26 @@ class Executor:
         self._login_http_lock = threading.Lock()
 
     # -- generation ----------------------------------------------------------------------------
-    def generate(self, plan: Plan) -> None:
-        """Keys for every app that gets a new certificate (in parallel); consumer keys/secrets."""
+    def generate(self, plan: Plan, prefetched: KeyPrefetch | None = None) -> None:
+        """Keys for every app that gets a new certificate (in parallel; those ``prefetched``
+        made while the run read the org are taken from it); consumer keys/secrets."""
         desired = self.ctx.desired
         keys = self.ctx.services.keys
         requests = []
         retired = set()
+        ready: dict[str, KeyMaterial] = {}
         for change in plan.apps:
             app = desired.apps.get(change.app)
             if app is None:
                 continue
             if (change.new_certificate or change.retired_certificate) and (
                     app.certificate is not None):
-                what = "retired" if change.retired_certificate else "provisioner"
-                requests.append(KeyRequest(
-                    name=app.name, subject=f"{app.api_name} ({app.org}) {what}",
-                    key_size=app.certificate.key_size, validity_days=app.certificate.validity_days,
-                    now=self.ctx.now(),
-                ))
+                request = key_request(app, self.ctx.now(), retired=change.retired_certificate)
+                made = prefetched.take(request) if prefetched is not None else None
+                if made is not None:
+                    ready[app.name] = made
+                else:
+                    requests.append(request)
                 if change.retired_certificate:
                     retired.add(app.name)
             if change.action in ("create", "replace"):
@@ -96,9 +141,15 @@ class Executor:
                 secret = keys.consumer_secret()
                 self.material.consumer_secrets[app.name] = secret
                 self.ctx.observe(MaterialMade(app.name, "consumer secret", secret))
+        if ready:
+            self.ctx.progress(f"{len(ready)} key pair(s) and certificate(s) were made while the "
+                              "org was read")
         if requests:
             self.ctx.progress(f"generating {len(requests)} key pair(s) and certificate(s)")
-            made_keys = keys.key_pairs(requests, max_workers=self.ctx.options.max_workers)
+        made_keys = dict(ready)
+        if requests:
+            made_keys |= keys.key_pairs(requests, max_workers=self.ctx.options.max_workers)
+        if made_keys:
             for name, made in made_keys.items():
                 if name in retired:  # the key is dropped here: nothing can sign in with it
                     self.material.retired[name] = made.certificate_pem
@@ -562,7 +613,8 @@ def _owner(name: str, apps: Sequence[AppSpec]) -> AppSpec | None:
 
 
 def execute(
-    plan: Plan, ctx: RunContext, snap: LiveSnapshot, writer: StateWriter, journal: Journal
+    plan: Plan, ctx: RunContext, snap: LiveSnapshot, writer: StateWriter, journal: Journal,
+    prefetched: KeyPrefetch | None = None,
 ) -> ApplyResult:
     """Carry out ``plan``; failures of single orgs, apps and records are collected in the result.
 
@@ -570,7 +622,7 @@ def execute(
     keys and secrets generated for them exist only in this run and must reach their records.
     """
     ex = Executor(ctx, snap, writer, journal)
-    ex.generate(plan)
+    ex.generate(plan, prefetched)
     records = RecordWriter(ctx, snap, writer, journal, ex.material, ex.result)
     kept = records.delete_first(plan)  # records of deleted apps go first (see delete_first)
     by_org: dict[str, list[AppChange]] = {}
@@ -597,4 +649,4 @@ def execute(
     return ex.result
 
 
-__all__ = ["ApplyResult", "Executor", "Generated", "execute"]
+__all__ = ["ApplyResult", "Executor", "Generated", "KeyPrefetch", "execute", "key_request"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.engine.context import RunContext, RunOptions, preflight
-from provisioner.engine.executor import ApplyResult, execute
+from provisioner.engine.executor import ApplyResult, KeyPrefetch, execute
 from provisioner.engine.live import plan_inputs, read_live, sign_in_all
 from provisioner.engine.planner import make_plan
 from provisioner.engine.statewriter import StateWriter, recover
@@ -303,18 +303,22 @@ def apply_desired(
             journal = Journal(store.journal_path)
             for line in recover(journal, writer):
                 progress(Step(f"recovered: {line}"))
-        snap = read_live(ctx, writer.state)
-        plan = _targeted(make_plan(plan_inputs(ctx, writer.state, snap, spec_files)),
-                         desired, writer.state, options)
-        if saved is not None:
-            check_saved_plan(saved[0], plan, saved[1])
-        if on_plan is not None:
-            on_plan(plan)
-        if not plan.has_changes:
-            return plan, None
-        if not confirm(plan):
-            raise ProvisionerError("apply cancelled: nothing was changed", None)
-        result = execute(plan, ctx, snap, writer, journal)
+        prefetched = KeyPrefetch(ctx, writer.state)  # keys new apps need, made during the reads
+        try:
+            snap = read_live(ctx, writer.state)
+            plan = _targeted(make_plan(plan_inputs(ctx, writer.state, snap, spec_files)),
+                             desired, writer.state, options)
+            if saved is not None:
+                check_saved_plan(saved[0], plan, saved[1])
+            if on_plan is not None:
+                on_plan(plan)
+            if not plan.has_changes:
+                return plan, None
+            if not confirm(plan):
+                raise ProvisionerError("apply cancelled: nothing was changed", None)
+            result = execute(plan, ctx, snap, writer, journal, prefetched)
+        finally:
+            prefetched.close()
     return plan, result
 
 

@@ -125,3 +125,19 @@ def test_changes_past_the_files_limit_of_a_deploy_are_split_as_the_plan_says(
         "deploying 5 component(s) of 1 app(s) to org sb in one deploy (2 of 2)"]
     assert [op for op in ws.recorder.operations() if op == "deploy"] == ["deploy", "deploy"]
     assert not compute_plan(ws.paths(), options, Lines()).plan.has_changes
+
+
+def test_keys_of_new_apps_are_made_while_the_org_is_read(ws: Workspace) -> None:
+    # A new app certainly needs a key, so it is made in the background during the reads; an
+    # app state knows gets one only when the plan says so.
+    lines = Lines()
+    _plan, result = apply(ws.paths(), ws.options(), lines, approve)
+    assert result is not None and not result.failures and result.verified == ["billing"]
+    assert "1 key pair(s) and certificate(s) were made while the org was read" in lines.lines
+    assert not [ln for ln in lines.lines if ln.startswith("generating ")]
+    forced = Lines()
+    _plan, result = apply(ws.paths(), ws.options(force_rotate=frozenset({"billing"})), forced,
+                          approve)
+    assert result is not None and result.verified == ["billing"]
+    assert "generating 1 key pair(s) and certificate(s)" in forced.lines
+    assert not [ln for ln in forced.lines if "were made while the org was read" in ln]
