@@ -66,14 +66,20 @@ def _parse_faults(values: tuple[str, ...]) -> tuple[FaultSpec, ...]:
               help="Seed for random fault decisions (same seed, same faults).")
 @click.option("--seed-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="YAML/JSON org seed, used when the state dir is new.")
+@click.option("--deploy-seconds", type=click.FloatRange(0), default=None, metavar="SECONDS",
+              help="How long the org takes to process a deploy (kept in the org; default 0.1 "
+                   "for a new org).")
 def serve(port: int | None, state_dir: Path | None, propagation_delay: float,
-          faults: tuple[str, ...], seed: int, seed_file: Path | None) -> None:
+          faults: tuple[str, ...], seed: int, seed_file: Path | None,
+          deploy_seconds: float | None) -> None:
     """Serve the sandbox org until Ctrl-C or SIGTERM.
 
     \b
     Examples:
       provisioner sandbox serve
       provisioner sandbox serve --state-dir ./.sandbox --fault soap:http503@count=2
+      provisioner sandbox serve --fault '*:latency=0.1' --fault connect:latency=0.1 \
+          --deploy-seconds 0.5     # what a remote org costs, for benchmarks
     """
     options = SandboxOptions(state_dir=state_dir or default_state_dir(), port=port,
                              propagation_delay=propagation_delay, faults=_parse_faults(faults),
@@ -82,6 +88,8 @@ def serve(port: int | None, state_dir: Path | None, propagation_delay: float,
         srv = SandboxServer(options).start()
     except (SeedError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
+    if deploy_seconds is not None:
+        srv.org.set_setting("deployProcessingSeconds", deploy_seconds)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

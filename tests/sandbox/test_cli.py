@@ -74,7 +74,7 @@ def test_serve_runs_until_sigterm(template_dir: Path, tmp_path: Path) -> None:
     shutil.copytree(template_dir, state)
     proc = subprocess.Popen(
         [sys.executable, "-c", "from provisioner.sandbox.cli import sandbox; sandbox()", "serve",
-         "--state-dir", str(state), "--port", "0"],
+         "--state-dir", str(state), "--port", "0", "--deploy-seconds", "0.25"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -92,5 +92,7 @@ def test_serve_runs_until_sigterm(template_dir: Path, tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, err
     assert "Sandbox stopped." in out
+    saved = json.loads((state / "org.json").read_text())
+    assert saved["org"]["settings"]["deployProcessingSeconds"] == 0.25
     key = (state / "bootstrap-key.pem").read_text().splitlines()[1]
     assert key not in out + err + "".join(lines)
