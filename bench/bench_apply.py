@@ -27,8 +27,8 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import sys
 import tempfile
-import textwrap
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -45,8 +45,10 @@ from provisioner.salesforce.connection import OrgConnection, connect
 from provisioner.sandbox import SandboxOptions, SandboxServer
 from provisioner.secret import Secret
 
-ENC_ENV = "BENCH_N8N_ENCRYPTION_KEY"
-USER = "integration@sandbox.provisioner.test"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchspecs
+from benchspecs import ENC_ENV, USER
+
 VERIFY_TIMEOUT = 20.0
 
 
@@ -64,42 +66,9 @@ class Outcome:
 
 def write_specs(root: Path, apps: int, deploy_seconds: float = 0.1) -> Path:
     """An org (embedded sandbox in ``root/sandbox``), an import-file instance and ``apps`` apps."""
-    specs = root / "specs"
-    specs.mkdir(parents=True)
-    (specs / "org.yaml").write_text(textwrap.dedent(f"""\
-        apiVersion: provisioner.dev/v1
-        kind: SalesforceOrg
-        metadata: {{name: bench}}
-        spec:
-          sandbox: {{stateDir: ../sandbox}}
-        ---
-        apiVersion: provisioner.dev/v1
-        kind: WorkflowInstance
-        metadata: {{name: wf}}
-        spec:
-          baseUrl: http://localhost:5678
-          sink: {{type: importFile, path: ../out/credentials.json, encryptionKey: {{env: {ENC_ENV}}}}}
-        """))
-    docs = []
-    for i in range(apps):
-        name = f"app-{i:03d}"
-        docs.append(textwrap.dedent(f"""\
-            apiVersion: provisioner.dev/v1
-            kind: SalesforceApp
-            metadata: {{name: {name}}}
-            spec:
-              org: bench
-              label: Bench App {i}
-              contactEmail: bench@example.com
-              callbackUrls: [{{workflowInstance: wf}}]
-              scopes: [api, refresh_token, full]
-              certificate: {{keySize: 2048, validityDays: 365}}
-              preAuthorized: {{permissionSets: [Workflow_Integration]}}
-              credentials:
-                - {{type: jwt, instance: wf, name: {name} (JWT), username: {USER}}}
-                - {{type: oauth2, instance: wf, name: {name} (OAuth2)}}
-            """))
-    (specs / "apps.yaml").write_text("---\n".join(docs))
+    specs = benchspecs.write_specs(root, [
+        benchspecs.embedded_org_doc(), benchspecs.instance_doc(),
+        *(benchspecs.app_doc(f"app-{i:03d}", "bench") for i in range(apps))])
     # The sandbox's CA, keys and org are made here, outside the timed part.
     server = SandboxServer(SandboxOptions(state_dir=root / "sandbox")).start()
     try:

@@ -25,14 +25,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-ENC_ENV = "BENCH_N8N_ENCRYPTION_KEY"
-USER = "integration@sandbox.provisioner.test"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchspecs
+from benchspecs import ENC_ENV
 
 
 @contextmanager
@@ -63,49 +63,11 @@ def sandbox_process(state_dir: Path, latency: float) -> Iterator[dict[str, str]]
 
 
 def write_specs(root: Path, orgs: list[dict[str, str]], apps: int) -> Path:
-    """``apps`` apps spread over the orgs, one import-file instance."""
-    specs = root / "specs"
-    specs.mkdir(parents=True)
-    docs = [textwrap.dedent(f"""\
-        apiVersion: provisioner.dev/v1
-        kind: WorkflowInstance
-        metadata: {{name: wf}}
-        spec:
-          baseUrl: http://localhost:5678
-          sink: {{type: importFile, path: ../out/credentials.json, encryptionKey: {{env: {ENC_ENV}}}}}
-        """)]
-    for i, org in enumerate(orgs):
-        docs.append(textwrap.dedent(f"""\
-            apiVersion: provisioner.dev/v1
-            kind: SalesforceOrg
-            metadata: {{name: org{i}}}
-            spec:
-              myDomainUrl: {org['url']}
-              auth:
-                jwt:
-                  clientId: {org['client_id']}
-                  username: {org['username']}
-                  privateKey: {{file: {org['key_file']}}}
-            """))
-    for n in range(apps):
-        docs.append(textwrap.dedent(f"""\
-            apiVersion: provisioner.dev/v1
-            kind: SalesforceApp
-            metadata: {{name: app-{n:04d}}}
-            spec:
-              org: org{n % len(orgs)}
-              label: Bench App {n}
-              contactEmail: bench@example.com
-              callbackUrls: [{{workflowInstance: wf}}]
-              scopes: [api, refresh_token, full]
-              certificate: {{}}
-              preAuthorized: {{permissionSets: [Workflow_Integration]}}
-              credentials:
-                - {{type: jwt, instance: wf, name: app-{n:04d} (JWT), username: {USER}}}
-                - {{type: oauth2, instance: wf, name: app-{n:04d} (OAuth2)}}
-            """))
-    (specs / "all.yaml").write_text("---\n".join(docs))
-    return specs
+    """``apps`` apps spread over the orgs (signed in to as real ones), one import-file instance."""
+    return benchspecs.write_specs(root, [
+        benchspecs.instance_doc(),
+        *(benchspecs.remote_org_doc(f"org{i}", org) for i, org in enumerate(orgs)),
+        *(benchspecs.app_doc(f"app-{n:04d}", f"org{n % len(orgs)}") for n in range(apps))])
 
 
 def timed(cmd: list[str], env: dict[str, str], expect: int = 0) -> float:

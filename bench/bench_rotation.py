@@ -26,8 +26,8 @@ import json
 import os
 import secrets
 import statistics
+import sys
 import tempfile
-import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
@@ -45,46 +45,19 @@ from provisioner.sandbox import SandboxOptions, SandboxServer
 from provisioner.secret import Secret
 from provisioner.workflow2.atrest import decrypt_data
 
-ENC_ENV = "BENCH_N8N_ENCRYPTION_KEY"
-USER = "integration@sandbox.provisioner.test"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchspecs
+from benchspecs import ENC_ENV, USER
+
 APPS = {"cut": "cutover", "bg": "blueGreen"}
 
 
 def write_specs(root: Path, delay: float) -> Path:
     """The org (embedded sandbox, ``delay`` s propagation), the import-file instance, both apps."""
-    specs = root / "specs"
-    specs.mkdir(parents=True)
-    (specs / "org.yaml").write_text(textwrap.dedent(f"""\
-        apiVersion: provisioner.dev/v1
-        kind: SalesforceOrg
-        metadata: {{name: bench}}
-        spec:
-          sandbox: {{stateDir: ../sandbox, propagationDelaySeconds: {delay}}}
-        ---
-        apiVersion: provisioner.dev/v1
-        kind: WorkflowInstance
-        metadata: {{name: wf}}
-        spec:
-          baseUrl: http://localhost:5678
-          sink: {{type: importFile, path: ../out/credentials.json, encryptionKey: {{env: {ENC_ENV}}}}}
-        """))
-    docs = [textwrap.dedent(f"""\
-        apiVersion: provisioner.dev/v1
-        kind: SalesforceApp
-        metadata: {{name: {name}}}
-        spec:
-          org: bench
-          label: Rotation {name}
-          contactEmail: bench@example.com
-          scopes: [api, refresh_token]
-          certificate: {{}}
-          rotation: {{strategy: {strategy}}}
-          preAuthorized: {{permissionSets: [Workflow_Integration]}}
-          credentials:
-            - {{type: jwt, instance: wf, name: {name} (JWT), username: {USER}}}
-        """) for name, strategy in APPS.items()]
-    (specs / "apps.yaml").write_text("---\n".join(docs))
-    return specs
+    return benchspecs.write_specs(root, [
+        benchspecs.embedded_org_doc(propagation_delay=delay), benchspecs.instance_doc(),
+        *(benchspecs.app_doc(name, "bench", oauth2=False, strategy=strategy)
+          for name, strategy in APPS.items())])
 
 
 class Connector:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_plan import ENC_ENV, write_specs
+from bench_plan import write_specs
+from benchspecs import ENC_ENV
 
 from provisioner.sandbox import SandboxOptions, SandboxServer
 

@@ -24,7 +24,6 @@ from provisioner.engine.inputs import (
     credential_key,
     record_id_for,
 )
-from provisioner.errors import ProvisionerError
 from provisioner.model import AppSpec, CredentialSpec, Desired
 from provisioner.state import State
 
@@ -235,21 +234,9 @@ def _adoptable(
 def sign_in_all(ctx: RunContext, orgs: Sequence[str]) -> dict[str, OrgConnection]:
     """Sign in to every org side by side (each is a round trip or two, and an embedded sandbox
     start); every org is tried, then the first failure in org-name order is raised."""
-    if len(orgs) <= 1:
-        return {o: ctx.connection(o) for o in orgs}
-    with ThreadPoolExecutor(max_workers=min(len(orgs), max(1, ctx.options.max_workers)),
-                            thread_name_prefix="sign-in") as pool:
-        futures = {o: pool.submit(ctx.connection, o) for o in orgs}
-        failure: BaseException | None = None
-        out = {}
-        for org_name in orgs:
-            try:
-                out[org_name] = futures[org_name].result()
-            except ProvisionerError as exc:
-                failure = failure or exc
-    if failure is not None:
-        raise failure
-    return out
+    from provisioner.parallel import each
+
+    return each(orgs, ctx.connection, max_workers=ctx.options.max_workers, label="sign-in")
 
 
 def read_live(ctx: RunContext, state: State) -> LiveSnapshot:

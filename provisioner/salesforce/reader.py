@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioner.appkinds import app_kind, kinds
-from provisioner.errors import ProvisionerError
 from provisioner.metadata import AppView, Component, from_crud
 from provisioner.salesforce.connection import OrgConnection
 
@@ -188,18 +187,7 @@ def read_orgs(
 
     Every org is read to the end; then the first failure, in org-name order, is raised.
     """
-    names = sorted(wanted_by_org)
-    if not names:
-        return {}
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(names)))) as pool:
-        futures = {n: pool.submit(read_apps, connections[n], wanted_by_org[n]) for n in names}
-        results: dict[str, dict[str, OrgApp | None]] = {}
-        failure: ProvisionerError | None = None
-        for name in names:
-            try:
-                results[name] = futures[name].result()
-            except ProvisionerError as exc:
-                failure = failure or exc
-    if failure is not None:
-        raise failure
-    return results
+    from provisioner.parallel import each
+
+    return each(sorted(wanted_by_org), lambda n: read_apps(connections[n], wanted_by_org[n]),
+                max_workers=max_workers, label="read")

@@ -137,22 +137,24 @@ class Prober(Lines):
             self.failed.append(f"{event}: {exc.code}")
 
 
-def _set_cutover(ws: Workspace, mode: str) -> None:
-    with running_org(ws) as org:
-        org.org.set_setting("certificateCutover", mode)
-        org.org.settle_propagation()
-
-
-@pytest.mark.parametrize("cutover", ["propagated", "immediate"])
-def test_no_login_fails_during_a_blue_green_rotation(pair: Workspace, cutover: str) -> None:
-    ws = pair
+def _rotate_probed(ws: Workspace, cutover: str) -> tuple[Any, Prober]:
+    """``rotate --app billing`` on an org with an hour's propagation delay and the given
+    certificate cutover model, probed at every event."""
     ws.write_org(delay=DELAY)
-    _set_cutover(ws, cutover)
+    with running_org(ws) as org:
+        org.org.set_setting("certificateCutover", cutover)
+        org.org.settle_propagation()
     ws.recorder.reset()
     prober = Prober(ws)
     _plan, result = apply(ws.paths(), ws.options(force_rotate=frozenset({"billing"}),
                                                  verify_timeout=120), prober, approve)
     assert result is not None and not result.failures, result and result.failures
+    return result, prober
+
+
+@pytest.mark.parametrize("cutover", ["propagated", "immediate"])
+def test_no_login_fails_during_a_blue_green_rotation(pair: Workspace, cutover: str) -> None:
+    result, prober = _rotate_probed(pair, cutover)
     assert result.retired == ["billing"]
     assert prober.waits >= 1 and prober.probes >= 10, prober.text()
     assert prober.failed == [], prober.text()
@@ -163,13 +165,7 @@ def test_a_cutover_rotation_has_a_window_the_prober_sees(ws: Workspace, cutover:
     # The same prober on the default strategy: logins with what Workflow² holds do fail, so the
     # blue/green test above would see failures if there were any.
     _apply(ws)
-    ws.write_org(delay=DELAY)
-    _set_cutover(ws, cutover)
-    ws.recorder.reset()
-    prober = Prober(ws)
-    _plan, result = apply(ws.paths(), ws.options(force_rotate=frozenset({"billing"}),
-                                                 verify_timeout=120), prober, approve)
-    assert result is not None and not result.failures
+    _result, prober = _rotate_probed(ws, cutover)
     assert prober.failed, prober.text()
 
 

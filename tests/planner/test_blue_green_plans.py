@@ -39,6 +39,15 @@ def converged_pair(tmp_path: Path) -> Scenario:
     return converged_from(load(tmp_path, blue_green_doc()))
 
 
+def green_active(tmp_path: Path) -> Scenario:
+    """A pair applied and rotated once: the JWT credentials use green; blue's key is retired."""
+    s = converged_pair(tmp_path)
+    s = s.with_app_state("billing", login_app=GREEN, key_retired=True)
+    s = s.with_app_state(GREEN, key_retired=False)
+    st_green = s.app_state(GREEN)
+    return converged_states_jwt_on(s, st_green.consumer_key, st_green.certificate)
+
+
 def apps(plan: Plan) -> dict[str, AppChange]:
     return {a.app: a for a in plan.apps}
 
@@ -87,12 +96,7 @@ def test_a_due_key_switches_to_the_standby_and_retires_after_the_records(tmp_pat
 
 
 def test_with_the_credentials_on_green_a_rotation_goes_back_to_blue(tmp_path: Path) -> None:
-    s = converged_pair(tmp_path)
-    s = s.with_app_state("billing", login_app=GREEN, key_retired=True)
-    s = s.with_app_state(GREEN, key_retired=False)
-    # The JWT record holds green's consumer key and key: recorded so.
-    st_green = s.app_state(GREEN)
-    s = converged_states_jwt_on(s, st_green.consumer_key, st_green.certificate)
+    s = green_active(tmp_path)
     assert not make_plan(s.inputs()).has_changes
     plan = make_plan(replace(s, force_rotate=frozenset({"billing"})).inputs())
     blue, green = apps(plan)["billing"], apps(plan)[GREEN]
@@ -159,12 +163,7 @@ def test_back_to_cutover_with_blue_active_deletes_green_at_once(tmp_path: Path) 
 
 
 def test_back_to_cutover_with_green_active_gives_blue_a_key_first(tmp_path: Path) -> None:
-    s = converged_pair(tmp_path)
-    s = s.with_app_state("billing", login_app=GREEN, key_retired=True)
-    s = s.with_app_state(GREEN, key_retired=False)
-    st_green = s.app_state(GREEN)
-    s = converged_states_jwt_on(s, st_green.consumer_key, st_green.certificate)
-    s = replace(s, desired=load(tmp_path / "cut", app_doc()))
+    s = replace(green_active(tmp_path), desired=load(tmp_path / "cut", app_doc()))
     plan = make_plan(s.inputs())
     blue, green = apps(plan)["billing"], apps(plan)[GREEN]
     assert (blue.action, blue.new_certificate) == ("rotate", True)
