@@ -59,33 +59,34 @@ class KeyPrefetch:
     certainly need one: those with a certificate that state does not know (a new app gets a
     key; an app made outside provisioner has a certificate whose key nobody holds). Key
     generation is CPU that would otherwise start only once the plan is made. Unused keys are
-    dropped with the run: they never leave memory."""
+    dropped with the run: they never leave memory. One key per task, so closing the prefetch
+    (a plan error, a cancelled apply) waits for the keys in progress only."""
 
     def __init__(self, ctx: RunContext, state: State) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="key-prefetch")
-        requests = []
+        self._requests: dict[str, KeyRequest] = {}
         for app in ctx.desired.apps.values():
             if app.certificate is not None and app.name not in state.apps:
                 standby = app.pair is not None and app.pair.side == "green"
-                requests.append(key_request(app, ctx.now(), retired=standby))
-        self._requests = {r.name: r for r in requests}
-        self._future = self._pool.submit(ctx.services.keys.key_pairs, requests,
-                                         max_workers=ctx.options.max_workers) if requests else None
-        self._pool.shutdown(wait=False)
+                self._requests[app.name] = key_request(app, ctx.now(), retired=standby)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, ctx.options.max_workers),
+                                        thread_name_prefix="key-prefetch")
+        keys = ctx.services.keys
+        self._futures = {name: self._pool.submit(keys.key_pairs, [request], max_workers=1)
+                         for name, request in self._requests.items()}
 
     def take(self, request: KeyRequest) -> KeyMaterial | None:
         """The prefetched keys for ``request`` (same app, size, validity and subject), once."""
         mine = self._requests.pop(request.name, None)
-        if self._future is None or mine is None or (
+        future = self._futures.pop(request.name, None)
+        if mine is None or future is None or (
                 mine.subject, mine.key_size, mine.validity_days) != (
                 request.subject, request.key_size, request.validity_days):
             return None
-        return self._future.result().get(request.name)
+        return future.result().get(request.name)
 
     def close(self) -> None:
-        """Wait for the background generation (it is never left running past the run)."""
-        if self._future is not None:
-            self._future.result()
+        """Drop the keys not started; wait for those in progress (never left running)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Executor:

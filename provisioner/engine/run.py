@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 from provisioner.engine.context import RunContext, RunOptions, preflight
 from provisioner.engine.executor import ApplyResult, KeyPrefetch, execute
-from provisioner.engine.live import plan_inputs, read_live, sign_in_all
+from provisioner.engine.live import plan_inputs, read_live
 from provisioner.engine.planner import make_plan
 from provisioner.engine.statewriter import StateWriter, recover
 from provisioner.errors import ProvisionerError, StalePlanError, StateLockedError, UsageError
@@ -84,21 +83,6 @@ def compute_plan(
     return plan_desired(desired, _spec_files(desired, paths), options, progress)
 
 
-@contextmanager
-def _signing_in(ctx: RunContext) -> Iterator[None]:
-    """Sign in to the orgs of the specs' apps in the background while the block runs (reading
-    the state is CPU, a sign-in is round trips). A failure of the block wins; otherwise the
-    sign-ins' first failure (in org order) is raised when it ends. The context is never left
-    with a sign-in in flight."""
-    early = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-sign-in")
-    signing = early.submit(sign_in_all, ctx, sorted({a.org for a in ctx.desired.apps.values()}))
-    try:
-        yield
-    finally:
-        early.shutdown(wait=True)
-    signing.result()
-
-
 def plan_desired(
     desired: Desired, spec_files: Sequence[Path], options: RunOptions, progress: Observer
 ) -> PlanOutcome:
@@ -106,12 +90,11 @@ def plan_desired(
     _warn(desired, progress)
     desired = _scoped(desired, options)
     preflight(desired, options.environ)
+    store = open_state(options.state_path, sorted(desired.orgs), options.environ)
+    state = store.load()
+    pending = Journal(store.journal_path).entries()
     # Planning only reads: an unencrypted import file may be read; apply still refuses to write it.
     with RunContext(desired, replace(options, allow_plaintext_secrets=True), progress) as ctx:
-        with _signing_in(ctx):  # while the state is read and checked
-            store = open_state(options.state_path, sorted(desired.orgs), options.environ)
-            state = store.load()
-            pending = Journal(store.journal_path).entries()
         snap = read_live(ctx, state)
         plan = _targeted(make_plan(plan_inputs(ctx, state, snap, spec_files)), desired, state,
                          options)
@@ -296,29 +279,28 @@ def apply_desired(
     preflight(desired, options.environ)
     store = open_state(options.state_path, sorted(desired.orgs), options.environ,
                        lock_orgs=sorted(options.target_orgs))
-    with locked(store, "apply", progress, timeout=options.lock_timeout), \
-            RunContext(desired, options, progress) as ctx:
-        with _signing_in(ctx):  # while the state is read and recovered
-            writer = StateWriter(store, store.load())
-            journal = Journal(store.journal_path)
-            for line in recover(journal, writer):
-                progress(Step(f"recovered: {line}"))
-        prefetched = KeyPrefetch(ctx, writer.state)  # keys new apps need, made during the reads
-        try:
-            snap = read_live(ctx, writer.state)
-            plan = _targeted(make_plan(plan_inputs(ctx, writer.state, snap, spec_files)),
-                             desired, writer.state, options)
-            if saved is not None:
-                check_saved_plan(saved[0], plan, saved[1])
-            if on_plan is not None:
-                on_plan(plan)
-            if not plan.has_changes:
-                return plan, None
-            if not confirm(plan):
-                raise ProvisionerError("apply cancelled: nothing was changed", None)
-            result = execute(plan, ctx, snap, writer, journal, prefetched)
-        finally:
-            prefetched.close()
+    with locked(store, "apply", progress, timeout=options.lock_timeout):
+        writer = StateWriter(store, store.load())
+        journal = Journal(store.journal_path)
+        for line in recover(journal, writer):
+            progress(Step(f"recovered: {line}"))
+        with RunContext(desired, options, progress) as ctx:
+            prefetched = KeyPrefetch(ctx, writer.state)  # keys new apps need, made meanwhile
+            try:
+                snap = read_live(ctx, writer.state)
+                plan = _targeted(make_plan(plan_inputs(ctx, writer.state, snap, spec_files)),
+                                 desired, writer.state, options)
+                if saved is not None:
+                    check_saved_plan(saved[0], plan, saved[1])
+                if on_plan is not None:
+                    on_plan(plan)
+                if not plan.has_changes:
+                    return plan, None
+                if not confirm(plan):
+                    raise ProvisionerError("apply cancelled: nothing was changed", None)
+                result = execute(plan, ctx, snap, writer, journal, prefetched)
+            finally:
+                prefetched.close()
     return plan, result
 
 
