@@ -99,17 +99,27 @@ def main() -> None:
     base = 50 if 50 in rows else sizes[0]
     print()
     print(f"one org, {args.latency * 1000:.0f} ms per request and connection, "
-          f"{os.cpu_count()} cores; ratio: time per app against the {base}-app run")
-    print(f"{'apps':>6} | {'apply s':>8} {'ms/app':>7} {'ratio':>6} {'requests':>9} "
-          f"{'deploys':>8} {'peak MiB':>9} | {'plan s':>7} {'ms/app':>7} {'ratio':>6} "
-          f"{'requests':>9} {'peak MiB':>9}")
+          f"{os.cpu_count()} cores; ratio: time per app against the {base}-app run; marginal: "
+          "time per app added since the size before (a run's fixed cost taken out)")
+    print(f"{'apps':>6} | {'apply s':>8} {'ms/app':>7} {'ratio':>6} {'marginal':>9} "
+          f"{'requests':>9} {'deploys':>8} {'peak MiB':>9} | {'plan s':>7} {'ms/app':>7} "
+          f"{'ratio':>6} {'marginal':>9} {'requests':>9} {'peak MiB':>9}")
     a0 = rows[base][0].seconds / base
     p0 = rows[base][1].seconds / base
+    previous: tuple[int, Run, Run] | None = None
     for size, (a, p) in rows.items():
+        if previous is None:
+            a_marginal = p_marginal = "-"
+        else:
+            n, pa, pp = previous
+            a_marginal = f"{(a.seconds - pa.seconds) / (size - n) * 1000:.1f}"
+            p_marginal = f"{(p.seconds - pp.seconds) / (size - n) * 1000:.1f}"
+        previous = (size, a, p)
         print(f"{size:>6} | {a.seconds:>8.1f} {a.seconds / size * 1000:>7.1f} "
-              f"{a.seconds / size / a0:>5.2f}x {a.requests:>9} {a.deploys:>8} "
+              f"{a.seconds / size / a0:>5.2f}x {a_marginal:>9} {a.requests:>9} {a.deploys:>8} "
               f"{a.peak_mib:>9.0f} | {p.seconds:>7.2f} {p.seconds / size * 1000:>7.1f} "
-              f"{p.seconds / size / p0:>5.2f}x {p.requests:>9} {p.peak_mib:>9.0f}")
+              f"{p.seconds / size / p0:>5.2f}x {p_marginal:>9} {p.requests:>9} "
+              f"{p.peak_mib:>9.0f}")
 
 
 if __name__ == "__main__":
