@@ -3,8 +3,10 @@ failed login, against the sandbox org (import-file sink)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import jsonschema
 import pytest
 
 from provisioner.engine.run import apply, compute_plan
@@ -12,10 +14,12 @@ from provisioner.events import LoginWaiting
 from provisioner.salesforce.token_errors import TokenRejected
 from provisioner.secret import Secret
 from tests.engine.conftest import (
+    REPO,
     Lines,
     Workspace,
     app_yaml,
     approve,
+    cli,
     jwt_login,
     records,
     running_org,
@@ -243,3 +247,25 @@ def test_rotate_now_on_a_cutover_app_never_deploys_the_leaked_key_back(applied: 
     _plan, result = apply(ws.paths(), options, Lines(), approve)
     assert result is not None and result.failures and result.rolled_back == []
     assert result.deploys == 1  # a normal rotation would deploy the previous certificate back
+
+
+def test_a_blue_green_rotation_as_json_follows_the_plan_and_result_schemas(
+        pair: Workspace) -> None:
+    ws = pair
+    rotated = cli("rotate", ws.specs, "--app", "billing.green", "--state", ws.state_path,
+                  "--auto-approve", "--format", "json")  # either side names the pair
+    assert rotated.code == 0, rotated.all
+    doc = json.loads(rotated.stdout)
+    schema = json.loads((REPO / "schemas" / "result.schema.json").read_text())
+    jsonschema.validate(doc, schema, format_checker=jsonschema.FormatChecker())
+    by_app = {a["app"]: a for a in doc["plan"]["apps"]}
+    assert by_app["billing"]["pair"] == {"side": "blue", "role": "active",
+                                         "roleAfter": "standby"}
+    assert (by_app["billing"]["action"], by_app["billing"]["afterRecords"]) == ("retire", True)
+    assert by_app["billing.green"]["pair"] == {"side": "green", "role": "standby",
+                                               "roleAfter": "active"}
+    jwt = next(c for c in doc["plan"]["credentials"] if c["type"] == "salesforceJwtApi")
+    oauth = next(c for c in doc["plan"]["credentials"] if c["type"] == "salesforceOAuth2Api")
+    assert (jwt["usesApp"], oauth["usesApp"]) == ("billing.green", "billing")
+    assert doc["result"]["retired"] == ["billing"]
+    assert doc["result"]["verified"] == ["billing.green"]
