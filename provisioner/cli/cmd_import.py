@@ -41,10 +41,12 @@ def import_(paths: tuple[Path, ...], apps: tuple[str, ...], every: bool, auto_ap
     rotating, where the current key can be proven to work; previewed like a plan."""
     from provisioner.cli.cmd_plan import _desired, _options, _progress
     from provisioner.engine.importer import ImportPreview, import_apps
+    from provisioner.engine.selection import select_apps
 
     if not apps and not every:
         raise UsageError("name the apps to import", "use --app NAME (repeatable) or --all")
-    names = frozenset(_desired(paths).apps) if every else frozenset(apps)
+    # A blue/green pair is one app of the specs: naming either side imports both.
+    names = select_apps(_desired(paths), apps, every=every, verb="import").apps
     options = _options(state_path, False, True, lock_timeout=lock_timeout)
 
     def show(preview: ImportPreview, err: bool) -> None:

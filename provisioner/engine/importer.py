@@ -33,7 +33,7 @@ from provisioner.engine.inputs import (
 from provisioner.engine.live import LiveSnapshot, read_live
 from provisioner.errors import ProvisionerError, UsageError
 from provisioner.events import Observer
-from provisioner.model import AppSpec, CredentialSpec
+from provisioner.model import PARTNER_SUFFIX, AppSpec, CredentialSpec
 from provisioner.secret import Secret
 from provisioner.state import AppState, CertificateRecord, CredentialState, State
 
@@ -123,9 +123,17 @@ class _Importer:
         now = self.ctx.now()
         at = len(self.preview.items)
         entry = AppState(org=app.org, api_name=app.api_name, app_type=app.app_type,
-                         consumer_key=consumer_key, created_at=now, certificate=cert)
+                         consumer_key=consumer_key, created_at=now, certificate=cert,
+                         partner_of=app.primary if app.primary != app.name else None)
+        # A blue/green pair's JWT records may hold the partner's keys: adopt them as such.
+        jwt_side = self._jwt_side(app)
         for cred in app.credentials:
-            proven = self.credential(app, cred, live, consumer_key, cert)
+            if cred.type == "jwt" and jwt_side is not None:
+                side_key, side_cert = jwt_side
+                entry = replace(entry, login_app=app.name + PARTNER_SUFFIX)
+                proven = self.credential(app, cred, live, side_key, side_cert)
+            else:
+                proven = self.credential(app, cred, live, consumer_key, cert)
             if proven is None:
                 continue
             record, secret_fp = proven
@@ -139,6 +147,27 @@ class _Importer:
                        f"{consumer_key}, certificate "
                        f"{cert.fingerprint[:19] + '...' if cert else '(none read)'}"))
         self.preview.apps[app.name] = entry
+
+    def _jwt_side(self, app: AppSpec) -> tuple[str, CertificateRecord | None] | None:
+        """The partner's consumer key and certificate, when ``app`` is the spec app of a
+        blue/green pair whose JWT record (as the import file shows it) holds the partner's
+        client id; None otherwise (the app's own keys, or a record that cannot be read)."""
+        if app.pair is None or app.pair.side != "blue":
+            return None
+        partner = self.snap.apps.get(app.name + PARTNER_SUFFIX)
+        partner_key = partner.view.consumer_key if partner is not None else None
+        if partner is None or not partner_key:
+            return None
+        for cred in app.jwt_credentials:
+            found = self.snap.credentials.get(credential_key(cred))
+            if found is None:
+                continue
+            record = self.ctx.sink(cred.instance).read([found.id]).get(found.id)
+            if record is not None and record.data is not None and (
+                    record.data.get("clientId") == partner_key):
+                pem = _live_certificate(partner)
+                return partner_key, CertificateRecord.from_pem(pem) if pem else None
+        return None
 
     def credential(self, app: AppSpec, cred: CredentialSpec, live: LiveApp, consumer_key: str,
                    cert: CertificateRecord | None

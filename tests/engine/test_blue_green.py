@@ -269,3 +269,33 @@ def test_a_blue_green_rotation_as_json_follows_the_plan_and_result_schemas(
     assert (jwt["usesApp"], oauth["usesApp"]) == ("billing.green", "billing")
     assert doc["result"]["retired"] == ["billing"]
     assert doc["result"]["verified"] == ["billing.green"]
+
+
+def test_import_of_a_lost_pair_follows_the_side_the_record_holds(pair: Workspace) -> None:
+    # The credentials use green when the state is lost. import reads the record's client id,
+    # so the next apply retires blue's unknown key instead of giving green, whose key Workflow²
+    # holds, a new certificate under it.
+    ws = pair
+    _apply(ws, force_rotate=frozenset({"billing"}))
+    held_client, _key, _rid = _jwt(ws)
+    ws.state_path.unlink()
+    done = cli("import", ws.specs, "--state", ws.state_path, "--app", "billing.green",
+               "--auto-approve")
+    assert done.code == 0, done.all
+    assert "+ credential.wf/billing (JWT) adopt: record" in done.stdout
+    apps = state_doc(ws)["apps"]
+    assert apps["billing"]["loginApp"] == "billing.green"
+    assert apps["billing.green"]["consumerKey"] == held_client
+    assert apps["billing.green"]["partnerOf"] == "billing"
+    plan = compute_plan(ws.paths(), ws.options(), Lines()).plan
+    by_app = {a.app: a for a in plan.apps}
+    assert (by_app["billing"].action, by_app["billing"].pair_role) == ("retire", "standby")
+    assert by_app["billing.green"].action == "no-op"
+    assert all(c.action == "no-op" for c in plan.credentials)
+    ws.recorder.reset()
+    prober = Prober(ws)
+    _plan, result = apply(ws.paths(), ws.options(), prober, approve)
+    assert result is not None and not result.failures, result and result.failures
+    assert prober.failed == [] and prober.probes >= 3, prober.text()
+    assert _jwt(ws)[0] == held_client
+    assert not compute_plan(ws.paths(), ws.options(), Lines()).plan.has_changes
