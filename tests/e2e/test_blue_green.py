@@ -56,3 +56,19 @@ def test_two_blue_green_rotations_keep_the_record_and_retire_each_old_key(
                 jwt_login(org.url, held["clientId"], held["privateKey"])
         held = now
         assert e2e.plan().code == 0, turn
+
+
+def test_import_does_not_guess_which_side_a_write_only_record_holds(e2e: E2E) -> None:
+    # Through the API the record's data cannot be read, and Workflow²'s own test passes for the
+    # key of either app: recording a side would be a guess that a later rotation could make
+    # wrong, so import leaves the JWT record out (the next apply rewrites it).
+    e2e.write_specs(rotation="blueGreen")
+    assert e2e.apply().code == 0
+    e2e.state_path.unlink()
+    done = e2e.cli("import", e2e.specs, "--app", APP, "--auto-approve")
+    assert done.code == 0, done
+    assert (f"- credential.{e2e.instance}/{e2e.jwt_name} skip: not proven: its data is "
+            "write-only, so which app of the blue/green pair it holds cannot be told") in done.stdout
+    apps = e2e.state()["apps"]
+    assert set(apps) == {APP, f"{APP}.green"} and apps[APP]["loginApp"] is None
+    assert f"{e2e.instance}/{e2e.jwt_name}" not in apps[APP]["credentials"]
