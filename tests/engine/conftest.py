@@ -216,11 +216,14 @@ def ws(tmp_path: Path, env_canaries: dict[str, str]) -> Workspace:
 @pytest.fixture(scope="session")
 def applied_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """A workspace applied once (one app, both credentials), copied by :func:`applied`."""
+    return applied_workspace(tmp_path_factory.mktemp("template") / "ws")
+
+
+def applied_workspace(root: Path) -> Workspace:
+    """A new workspace under ``root`` (its own canaries) with app ``billing`` applied once."""
     from provisioner.engine.run import apply
 
-    root = tmp_path_factory.mktemp("template") / "ws"
-    env = {ENC_ENV: canary("enc"), API_KEY_ENV: canary("apikey")}
-    w = Workspace(root, env)
+    w = Workspace(root, {ENC_ENV: canary("enc"), API_KEY_ENV: canary("apikey")})
     w.write_org()
     w.write_apps(app_yaml("billing"))
     previous = os.environ.get("REQUESTS_CA_BUNDLE")
@@ -461,3 +464,35 @@ def cli_subprocess(
 #: Sandbox faults under which the org refuses the REST lookups of the names a spec uses: plan
 #: only warns, so a deploy naming a missing permission set reaches the org and fails there.
 LOOKUP_REFUSED = ("query:INSUFFICIENT_ACCESS@rate=1",)
+
+
+def kill_at_every_point(template: Workspace, command: Callable[[Workspace], tuple[Any, ...]],
+                        converge: Callable[[Workspace, int], None], *, max_points: int
+                        ) -> list[int]:
+    """``provisioner COMMAND`` on a copy of ``template``, SIGKILLed right after journal intent
+    1, 2, ... until a run survives; returns the points it was killed at.
+
+    After each kill the journal and the lock are on disk, ``converge(copy, point)`` finishes
+    and checks the work, and nothing the killed run wrote or printed holds a secret now in use.
+    """
+    import signal
+
+    from provisioner.journal import KILL_AT_ENV
+
+    killed: list[int] = []
+    for point in range(1, max_points + 1):
+        run_ws = template.copy_to(template.root.parent / f"kill{point}")
+        proc = cli_subprocess(*command(run_ws), env={KILL_AT_ENV: str(point)})
+        if proc.returncode == 0:
+            return killed
+        assert proc.returncode == -signal.SIGKILL, proc.stderr
+        killed.append(point)
+        journal = Path(str(run_ws.state_path) + ".journal")
+        lock = Path(str(run_ws.state_path) + ".lock")
+        assert journal.exists() and lock.exists()
+        journal_text = journal.read_text()
+        converge(run_ws, point)
+        for text in (journal_text, proc.stdout, proc.stderr):
+            assert_no_secret(text, *secrets_in_records(run_ws), *run_ws.env.values(),
+                             where="the killed run's journal/output")
+    pytest.fail(f"{command(template)[0]} was still killed at journal point {max_points}")

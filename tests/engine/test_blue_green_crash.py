@@ -5,12 +5,8 @@ live key, the other side's key is retired, and the plan is empty."""
 
 from __future__ import annotations
 
-import signal
-from pathlib import Path
-
 import pytest
 
-from provisioner.journal import KILL_AT_ENV
 from provisioner.salesforce.token_errors import TokenRejected
 from provisioner.secret import Secret
 from tests.engine.conftest import (
@@ -18,8 +14,8 @@ from tests.engine.conftest import (
     app_yaml,
     assert_no_secret,
     cli,
-    cli_subprocess,
     jwt_login,
+    kill_at_every_point,
     records,
     running_org,
     secrets_in_records,
@@ -68,26 +64,10 @@ def test_rotate_killed_at_every_journal_point_converges(ws: Workspace) -> None:
     first = cli("apply", ws.specs, "--state", ws.state_path, "--auto-approve")
     assert first.code == 0, first.all
     old_key = Secret(records(ws)["billing (JWT)"]["data"]["privateKey"])
-    killed = []
-    for point in range(1, MAX_POINTS + 1):
-        run_ws = ws.copy_to(ws.root.parent / f"kill{point}")
-        proc = cli_subprocess(
-            "rotate", run_ws.specs, "--app", "billing", "--state", run_ws.state_path,
-            "--auto-approve", env={KILL_AT_ENV: str(point)},
-        )
-        if proc.returncode == 0:
-            break
-        assert proc.returncode == -signal.SIGKILL, proc.stderr
-        killed.append(point)
-        journal = Path(str(run_ws.state_path) + ".journal")
-        assert journal.exists()
-        journal_text = journal.read_text()
-        _check_converged(run_ws, point, old_key)
-        for text in (journal_text, proc.stdout, proc.stderr):
-            assert_no_secret(text, *secrets_in_records(run_ws), *run_ws.env.values(),
-                             where="the killed run's journal/output")
-    else:
-        pytest.fail(f"rotate was still killed at journal point {MAX_POINTS}")
+    killed = kill_at_every_point(
+        ws, lambda w: ("rotate", w.specs, "--app", "billing", "--state", w.state_path,
+                       "--auto-approve"),
+        lambda w, point: _check_converged(w, point, old_key), max_points=MAX_POINTS)
     # deploy, verify, the JWT record switch and the retire deploy at least.
     assert len(killed) >= 4, killed
     print(f"killed at journal points {killed}")

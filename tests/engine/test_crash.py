@@ -9,19 +9,17 @@ the key the credential record holds.
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import pytest
 
-from provisioner.journal import KILL_AT_ENV
 from provisioner.secret import Secret
 from tests.engine.conftest import (
     Workspace,
     assert_no_secret,
     cli,
-    cli_subprocess,
     jwt_login,
+    kill_at_every_point,
     records,
     running_org,
     secrets_in_records,
@@ -61,27 +59,8 @@ def test_apply_killed_at_every_journal_point_is_finished_by_the_next_run(ws: Wor
     template = ws
     with running_org(template):
         pass  # create the sandbox state dir (CA, keys, org) once for all copies
-    killed = []
-    for point in range(1, MAX_POINTS + 1):
-        run_ws = template.copy_to(template.root.parent / f"kill{point}")
-        proc = cli_subprocess(
-            "apply", run_ws.specs, "--state", run_ws.state_path, "--auto-approve",
-            env={KILL_AT_ENV: str(point)},
-        )
-        if proc.returncode == 0:
-            break
-        assert proc.returncode == -signal.SIGKILL, proc.stderr
-        killed.append(point)
-        journal = Path(str(run_ws.state_path) + ".journal")
-        lock = Path(str(run_ws.state_path) + ".lock")
-        assert journal.exists() and lock.exists()
-        journal_text = journal.read_text()
-        _check_converged(run_ws, point)
-        # Whatever the killed run wrote must not hold the secrets that are now in use.
-        for text in (journal_text, proc.stdout, proc.stderr):
-            assert_no_secret(text, *secrets_in_records(run_ws), *run_ws.env.values(),
-                             where="the killed run's journal/output")
-    else:
-        pytest.fail(f"apply was still killed at journal point {MAX_POINTS}")
+    killed = kill_at_every_point(
+        template, lambda w: ("apply", w.specs, "--state", w.state_path, "--auto-approve"),
+        _check_converged, max_points=MAX_POINTS)
     # deploy, verify, and one write per credential record at least.
     assert len(killed) >= 4, killed

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.engine.run import apply
-from tests.engine.conftest import API_KEY_ENV, ENC_ENV, REPO, Workspace, app_yaml, canary
+from tests.engine.conftest import REPO, Workspace, app_yaml, applied_workspace
 from tests.faults import limit_file_size, obey_permissions
 
 #: Far above what a loaded 2-core machine needs for one CLI run against the embedded org.
@@ -49,19 +48,7 @@ def denial_works(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """One app applied, its state in the default folder ``.provisioner/``."""
-    w = Workspace(tmp_path_factory.mktemp("refusals") / "ws",
-                  {ENC_ENV: canary("enc"), API_KEY_ENV: canary("apikey")})
-    w.write_org()
-    w.write_apps(app_yaml("billing"))
-    previous = os.environ.get("REQUESTS_CA_BUNDLE")
-    try:
-        _plan, result = apply(w.paths(), w.options(), lambda _l: None, lambda _p: True)
-    finally:
-        if previous is None:
-            os.environ.pop("REQUESTS_CA_BUNDLE", None)
-        else:
-            os.environ["REQUESTS_CA_BUNDLE"] = previous
-    assert result is not None and not result.failures
+    w = applied_workspace(tmp_path_factory.mktemp("refusals") / "ws")
     w.state_path.parent.rename(w.root / ".provisioner")
     return w
 

@@ -139,13 +139,19 @@ def test_upsert_keeps_ids_and_other_records(
     assert repr(got.data["privateKey"]) == "Secret('(sensitive)')"
 
 
-def test_failed_write_leaves_the_old_file(
-    tmp_path: Path, key: Secret, records: list[CredentialRecord]
-) -> None:
+def _one_written(tmp_path: Path, key: Secret, records: list[CredentialRecord]
+                 ) -> tuple[Path, ImportFileSink, bytes]:
+    """A sink whose file holds the first record: its path, the sink, the file's bytes."""
     path = tmp_path / "creds.json"
     sink = ImportFileSink(path, encryption_key=key)
     write_all(sink, records[:1])
-    before = path.read_bytes()
+    return path, sink, path.read_bytes()
+
+
+def test_failed_write_leaves_the_old_file(
+    tmp_path: Path, key: Secret, records: list[CredentialRecord]
+) -> None:
+    path, sink, before = _one_written(tmp_path, key, records)
     # A real write failure: the file-size limit makes the longer file fail with EFBIG, as a full
     # disk would with ENOSPC (SIGXFSZ ignored so the write fails instead of killing the process).
     with file_size_limit(len(before) + 16), pytest.raises(OSError) as info:
@@ -156,15 +162,11 @@ def test_failed_write_leaves_the_old_file(
     assert [p.name for p in tmp_path.iterdir()] == ["creds.json"]
 
 
-
 def test_a_batch_is_written_once_at_the_flush(
     tmp_path: Path, key: Secret, records: list[CredentialRecord]
 ) -> None:
     # Rewriting the whole file per record made N records cost O(N²) bytes written.
-    path = tmp_path / "creds.json"
-    sink = ImportFileSink(path, encryption_key=key)
-    write_all(sink, records[:1])
-    before = path.read_bytes()
+    path, sink, before = _one_written(tmp_path, key, records)
     for record in records:
         sink.write(record, WriteOp(create=False))
     assert path.read_bytes() == before  # nothing reaches the file before the flush
